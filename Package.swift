@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+//
+// Module graph (STYLE.md §1; nothing imports upward):
+//   CBLAS → Engine → Media (+ CPNG, CSndfile) → Datasets → Models → CLI
+//   Engine, Media → Probes → CLI
+// `Datasets` is the guide's "Data" module, renamed so it cannot shadow Foundation's `Data` type.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Glassbox",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "glassbox", targets: ["CLI"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Media", targets: ["Media"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Probes", targets: ["Probes"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Native libraries (Debian: libopenblas-dev, libpng-dev, libsndfile1-dev).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas"),
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+        .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile"),
+
+        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "Media", dependencies: ["Engine", "CPNG", "CSndfile"], swiftSettings: optimize),
+        .target(name: "Datasets", dependencies: ["Engine", "Media"], swiftSettings: optimize),
+        .target(name: "Models", dependencies: ["Engine", "Media", "Datasets"], swiftSettings: optimize),
+        .target(name: "Probes", dependencies: ["Engine", "Media"], path: "Probes", swiftSettings: optimize),
+        .executableTarget(
+            name: "CLI",
+            dependencies: [
+                "Engine", "Media", "Datasets", "Models", "Probes", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize),
+
+        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
+        .testTarget(name: "MediaTests", dependencies: ["Engine", "Media", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ]
+)

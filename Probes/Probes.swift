@@ -1,0 +1,2 @@
+// Probes: attention, gradient and perturbation attributions, exports (issue 5).
+public enum Probes {}

@@ -1,0 +1,2 @@
+// Datasets: built-in datasets, captions.json, vocabulary, augmentation (issue 3).
+public enum Datasets {}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// Elementwise kernels. Each op is a small struct so that the generic kernels are specialised
+/// per op at compile time (a closure argument would not reliably be inlined into the hot loop).
+
+public protocol UnaryFunction: Sendable { func callAsFunction(_ x: Float) -> Float }
+public protocol BinaryFunction: Sendable { func callAsFunction(_ a: Float, _ b: Float) -> Float }
+
+/// out = f(x) elementwise, into fresh contiguous storage of x's shape.
+func mapKernel<F: UnaryFunction>(_ x: Tensor, _ f: F) -> Storage {
+    let out = Storage(uninitializedCount: x.count)
+    let o = SendablePointer(out.pointer)
+    let src = x.storage.pointer
+    if x.isContiguous {
+        let a = SendablePointer(src + x.offset)
+        parallelChunks(x.count) { r in
+            let op = o.pointer, ap = a.pointer
+            for i in r { op[i] = f(ap[i]) }
+        }
+        return out
+    }
+    forEachRow(x.shape, offsets: [0, x.offset], strides: [contiguousStrides(x.shape), x.strides]) { n, offs, s in
+        let op = out.pointer + offs[0], ap = src + offs[1], sa = s[1]
+        for i in 0..<n { op[i] = f(ap[i &* sa]) }
+    }
+    return out
+}
+
+/// out = f(a, b) elementwise with NumPy broadcasting, into fresh contiguous storage.
+func zipKernel<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, _ f: F, _ op: String) -> (Storage, [Int]) {
+    guard let shape = broadcastShape(a.shape, b.shape) else {
+        preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) do not broadcast")
+    }
+    let count = elementCount(shape)
+    let out = Storage(uninitializedCount: count)
+    let o = SendablePointer(out.pointer)
+    let pa = a.storage.pointer, pb = b.storage.pointer
+    if a.shape == b.shape && a.isContiguous && b.isContiguous {
+        let ap = SendablePointer(pa + a.offset), bp = SendablePointer(pb + b.offset)
+        parallelChunks(count) { r in
+            let op = o.pointer, x = ap.pointer, y = bp.pointer
+            for i in r { op[i] = f(x[i], y[i]) }
+        }
+        return (out, shape)
+    }
+    let sa = broadcastStrides(shape: a.shape, strides: a.strides, to: shape)
+    let sb = broadcastStrides(shape: b.shape, strides: b.strides, to: shape)
+    forEachRow(shape, offsets: [0, a.offset, b.offset], strides: [contiguousStrides(shape), sa, sb]) { n, offs, s in
+        let op = out.pointer + offs[0], x = pa + offs[1], y = pb + offs[2]
+        switch (s[1], s[2]) {
+        case (1, 1): for i in 0..<n { op[i] = f(x[i], y[i]) }
+        case (1, 0): let c = y[0]; for i in 0..<n { op[i] = f(x[i], c) }
+        case (0, 1): let c = x[0]; for i in 0..<n { op[i] = f(c, y[i]) }
+        case let (s1, s2): for i in 0..<n { op[i] = f(x[i &* s1], y[i &* s2]) }
+        }
+    }
+    return (out, shape)
+}
+
+// MARK: Function structs
+
+public struct AddFunction: BinaryFunction { @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
+public struct SubtractFunction: BinaryFunction { @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
+public struct MultiplyFunction: BinaryFunction { @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
+public struct DivideFunction: BinaryFunction { @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
+public struct MaximumFunction: BinaryFunction { @inlinable public func callAsFunction(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) } }
+
+/// Backward helpers of the form dx = g(dy, saved).
+struct TanhBackward: BinaryFunction { func callAsFunction(_ dy: Float, _ y: Float) -> Float { dy * (1 - y * y) } }
+struct SigmoidBackward: BinaryFunction { func callAsFunction(_ dy: Float, _ y: Float) -> Float { dy * y * (1 - y) } }
+struct SqrtBackward: BinaryFunction { func callAsFunction(_ dy: Float, _ y: Float) -> Float { dy * 0.5 / y } }
+struct ReLUBackward: BinaryFunction { func callAsFunction(_ dy: Float, _ x: Float) -> Float { x > 0 ? dy : 0 } }
+struct GELUBackward: BinaryFunction {
+    /// d/dx [x·Φ(x)] = Φ(x) + x·φ(x).
+    func callAsFunction(_ dy: Float, _ x: Float) -> Float { dy * (normalCDF(x) + x * normalPDF(x)) }
+}
+struct PowerBackward: BinaryFunction {
+    let p: Float
+    func callAsFunction(_ dy: Float, _ x: Float) -> Float { dy * p * Foundation.pow(x, p - 1) }
+}
+
+struct ExpFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { Foundation.exp(x) } }
+struct LogFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { Foundation.log(x) } }
+struct SqrtFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
+struct TanhFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { Foundation.tanh(x) } }
+struct SigmoidFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) } }
+struct ReLUFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 } }
+struct GELUFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { x * normalCDF(x) } }
+struct PowerFunction: UnaryFunction { let p: Float; func callAsFunction(_ x: Float) -> Float { Foundation.pow(x, p) } }
+struct AffineFunction: UnaryFunction {
+    let scale: Float, shift: Float
+    func callAsFunction(_ x: Float) -> Float { x * scale + shift }
+}
+struct IdentityFunction: UnaryFunction { func callAsFunction(_ x: Float) -> Float { x } }
+
+/// Φ(x), the standard normal CDF, via erf (exact GELU, MODEL.md "MLP").
+@inline(__always) func normalCDF(_ x: Float) -> Float { 0.5 * (1 + Foundation.erf(x * 0.707_106_781_186_547_5)) }
+/// φ(x), the standard normal density.
+@inline(__always) func normalPDF(_ x: Float) -> Float { 0.398_942_280_401_432_7 * Foundation.exp(-0.5 * x * x) }

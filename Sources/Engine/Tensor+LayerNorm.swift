@@ -1,0 +1,58 @@
+/// Layer normalisation over the last axis (MODEL.md, "Blocks": biased variance, eps from config;
+/// `torch.nn.LayerNorm`).
+extension Tensor {
+    /// y = (x − μ) · rstd · weight + bias, with μ and σ² (biased) over the last axis of size D and
+    /// rstd = 1/√(σ² + eps). Caches μ and rstd per row for the backward pass:
+    ///   x̂ = (x − μ)·rstd,  g = dy ⊙ weight,
+    ///   dx = rstd · (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)),  dweight = Σ_rows dy ⊙ x̂,  dbias = Σ_rows dy.
+    ///
+    /// - Parameters: weight, bias: [D].
+    public func layerNorm(weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+        let x = self
+        let d = shape.last ?? 1
+        precondition(rank >= 1 && weight.shape == [d] && bias.shape == [d],
+                     "layerNorm: input \(shape) needs weight and bias of shape [\(d)], got \(weight.shape) and \(bias.shape)")
+        let rows = count / Swift.max(d, 1)
+        let c = contiguous(), w = weight.contiguous(), b = bias.contiguous()
+        let out = Storage(uninitializedCount: count)
+        var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+        let xp = c.storage.pointer + c.offset, wp = w.storage.pointer + w.offset, bp = b.storage.pointer + b.offset
+        for r in 0..<rows {
+            let row = xp + r * d, y = out.pointer + r * d
+            var sum: Float = 0
+            for j in 0..<d { sum += row[j] }
+            let mu = sum / Float(d)
+            var sq: Float = 0
+            for j in 0..<d { let t = row[j] - mu; sq += t * t }
+            let rs = 1 / (sq / Float(d) + eps).squareRoot()
+            for j in 0..<d { y[j] = (row[j] - mu) * rs * wp[j] + bp[j] }
+            mean[r] = mu; rstd[r] = rs
+        }
+        return Tensor(storage: out, shape: shape, op: "layerNorm", inputs: [x, weight, bias]) { dy in
+            let dyc = dy.contiguous()
+            let gp = dyc.storage.pointer + dyc.offset
+            let dx = Storage(uninitializedCount: x.count)
+            let dw = Storage(repeating: 0, count: d), db = Storage(repeating: 0, count: d)
+            for r in 0..<rows {
+                let row = xp + r * d, g = gp + r * d, out = dx.pointer + r * d
+                let mu = mean[r], rs = rstd[r]
+                var meanG: Float = 0, meanGX: Float = 0
+                for j in 0..<d {
+                    let xhat = (row[j] - mu) * rs
+                    let gj = g[j] * wp[j]
+                    meanG += gj; meanGX += gj * xhat
+                    dw.pointer[j] += g[j] * xhat
+                    db.pointer[j] += g[j]
+                }
+                meanG /= Float(d); meanGX /= Float(d)
+                for j in 0..<d {
+                    let xhat = (row[j] - mu) * rs
+                    out[j] = rs * (g[j] * wp[j] - meanG - xhat * meanGX)
+                }
+            }
+            x.accumulateGrad(Tensor(storage: dx, shape: x.shape), owned: true)
+            weight.accumulateGrad(Tensor(storage: dw, shape: [d]), owned: true)
+            bias.accumulateGrad(Tensor(storage: db, shape: [d]), owned: true)
+        }
+    }
+}

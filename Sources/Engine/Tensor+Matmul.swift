@@ -1,0 +1,68 @@
+/// Matrix products on OpenBLAS.
+///
+/// `matmul(a, b)` follows `torch.matmul` for rank ≥ 2: a [..., m, k] · b [..., k, n] → [..., m, n]
+/// with the batch axes broadcast. A 1-D operand is not accepted (reshape it). Transposed views are
+/// passed to BLAS as transposed operands, so `x.matmul(w.transposed())` never copies `w`.
+/// Backward: dA = dY · Bᵀ, dB = Aᵀ · dY, each summed over the axes it was broadcast along.
+extension Tensor {
+    public func matmul(_ other: Tensor) -> Tensor {
+        let a = self, b = other
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank ≥ 2 operands, got \(a.shape) and \(b.shape)")
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
+        precondition(b.shape[b.rank - 2] == k, "matmul: inner sizes differ in \(a.shape) · \(b.shape)")
+        guard let batch = broadcastShape(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+            preconditionFailure("matmul: batch axes of \(a.shape) and \(b.shape) do not broadcast")
+        }
+        let outShape = batch + [m, n]
+        let out = Storage(uninitializedCount: elementCount(outShape))
+        batchedProduct(a, b, batch: batch, m: m, k: k, n: n, into: out.pointer)
+        return Tensor(storage: out, shape: outShape, op: "matmul", inputs: [a, b]) { dy in
+            if a.requiresGrad { a.accumulateGrad(dy.matmul(b.detached().transposed()).summed(toShape: a.shape), owned: true) }
+            if b.requiresGrad { b.accumulateGrad(a.detached().transposed().matmul(dy).summed(toShape: b.shape), owned: true) }
+        }
+    }
+}
+
+/// A BLAS operand for the last two axes of `t` at storage offset `offset`, or nil when neither
+/// of those axes has unit stride (then the caller makes the tensor dense first).
+private func operand(_ t: Tensor, offset: Int) -> BLAS.Operand? {
+    let rows = t.shape[t.rank - 2], cols = t.shape[t.rank - 1]
+    let rs = t.strides[t.rank - 2], cs = t.strides[t.rank - 1]
+    let p = UnsafePointer(t.storage.pointer + offset)
+    // Row-major: (i, j) at p[i·ld + j].
+    if (cols == 1 || cs == 1) && (rows == 1 || rs >= Swift.max(cols, 1)) {
+        return BLAS.Operand(pointer: p, transposed: false, leading: rows == 1 ? Swift.max(cols, 1) : rs)
+    }
+    // Column-major, i.e. the transpose of a row-major matrix: (i, j) at p[i + j·ld].
+    if (rows == 1 || rs == 1) && (cols == 1 || cs >= Swift.max(rows, 1)) {
+        return BLAS.Operand(pointer: p, transposed: true, leading: cols == 1 ? Swift.max(rows, 1) : cs)
+    }
+    return nil
+}
+
+/// out[batch] = a[batch] · b[batch] for every index of the broadcast batch shape.
+private func batchedProduct(_ a0: Tensor, _ b0: Tensor, batch: [Int], m: Int, k: Int, n: Int, into out: UnsafeMutablePointer<Float>) {
+    if m == 0 || n == 0 { return }
+    if k == 0 { out.update(repeating: 0, count: elementCount(batch) * m * n); return }
+    let a = operand(a0, offset: a0.offset) == nil ? a0.contiguous() : a0
+    let b = operand(b0, offset: b0.offset) == nil ? b0.contiguous() : b0
+
+    // Fold a's batch axes into m when b is a single matrix and a's rows are dense: one big GEMM.
+    if b.rank == 2, a.rank > 2, a.isContiguous {
+        BLAS.sgemm(m: a.count / k, n: n, k: k, a: operand(a.reshaped([-1, k]), offset: a.offset)!,
+                   b: operand(b, offset: b.offset)!, beta: 0, c: out, ldc: n)
+        return
+    }
+    let aBatch = broadcastStrides(shape: Array(a.shape.dropLast(2)), strides: Array(a.strides.dropLast(2)), to: batch)
+    let bBatch = broadcastStrides(shape: Array(b.shape.dropLast(2)), strides: Array(b.strides.dropLast(2)), to: batch)
+    let count = elementCount(batch)
+    var index = [Int](repeating: 0, count: batch.count)
+    for item in 0..<count {
+        var ao = a.offset, bo = b.offset
+        for (axis, i) in index.enumerated() { ao += i * aBatch[axis]; bo += i * bBatch[axis] }
+        BLAS.sgemm(m: m, n: n, k: k, a: operand(a, offset: ao)!, b: operand(b, offset: bo)!,
+                   beta: 0, c: out + item * m * n, ldc: n)
+        var axis = batch.count - 1
+        while axis >= 0 { index[axis] += 1; if index[axis] < batch[axis] { break }; index[axis] = 0; axis -= 1 }
+    }
+}

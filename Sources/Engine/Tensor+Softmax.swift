@@ -1,0 +1,60 @@
+import Foundation
+
+/// Softmax and log-softmax along an axis (fused, numerically stable: the row maximum is
+/// subtracted first). A row that is entirely −∞ gives NaN, as in PyTorch.
+extension Tensor {
+    /// yᵢ = exp(xᵢ − max) / Σⱼ exp(xⱼ − max);  dx = y ⊙ (dy − Σ dy ⊙ y).
+    public func softmax(axis: Int = -1) -> Tensor { softmaxFamily(axis: axis, log: false) }
+
+    /// yᵢ = xᵢ − max − log Σⱼ exp(xⱼ − max);  dx = dy − exp(y) · Σ dy.
+    public func logSoftmax(axis: Int = -1) -> Tensor { softmaxFamily(axis: axis, log: true) }
+
+    private func softmaxFamily(axis: Int, log: Bool) -> Tensor {
+        let x = self
+        let a = normalizedAxis(axis, rank: rank, log ? "logSoftmax" : "softmax")
+        let (outer, n, inner) = (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
+        let c = contiguous()
+        let out = Storage(uninitializedCount: count)
+        let src = SendablePointer(c.storage.pointer + c.offset), dst = SendablePointer(out.pointer)
+        // One "line" is the n elements at stride `inner` starting at (o·n·inner + i).
+        parallelChunks(outer * inner, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { lines in
+            for line in lines {
+                let base = (line / inner) * n * inner + line % inner
+                let xp = src.pointer + base, yp = dst.pointer + base
+                var m = -Float.infinity
+                for j in 0..<n { m = Swift.max(m, xp[j &* inner]) }
+                var total: Float = 0
+                for j in 0..<n { let e = Foundation.exp(xp[j &* inner] - m); yp[j &* inner] = e; total += e }
+                if log {
+                    let lse = m + Foundation.log(total)
+                    for j in 0..<n { yp[j &* inner] = xp[j &* inner] - lse }
+                } else {
+                    let r = 1 / total
+                    for j in 0..<n { yp[j &* inner] *= r }
+                }
+            }
+        }
+        let y = Tensor(storage: out, shape: shape)
+        return Tensor(storage: out, shape: shape, op: log ? "logSoftmax" : "softmax", inputs: [x]) { dy in
+            let d = dy.contiguous()
+            let g = Storage(uninitializedCount: x.count)
+            let dp = SendablePointer(d.storage.pointer + d.offset), yp = SendablePointer(y.storage.pointer), gp = SendablePointer(g.pointer)
+            parallelChunks(outer * inner, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { lines in
+                for line in lines {
+                    let base = (line / inner) * n * inner + line % inner
+                    let dyl = dp.pointer + base, yl = yp.pointer + base, gl = gp.pointer + base
+                    if log {
+                        var total: Float = 0
+                        for j in 0..<n { total += dyl[j &* inner] }
+                        for j in 0..<n { gl[j &* inner] = dyl[j &* inner] - Foundation.exp(yl[j &* inner]) * total }
+                    } else {
+                        var dot: Float = 0
+                        for j in 0..<n { dot += dyl[j &* inner] * yl[j &* inner] }
+                        for j in 0..<n { gl[j &* inner] = yl[j &* inner] * (dyl[j &* inner] - dot) }
+                    }
+                }
+            }
+            x.accumulateGrad(Tensor(storage: g, shape: x.shape), owned: true)
+        }
+    }
+}

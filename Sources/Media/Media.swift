@@ -1,0 +1,2 @@
+import Engine
+public enum MediaModule {}

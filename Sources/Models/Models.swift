@@ -1,0 +1,2 @@
+// Models: encoders, fusion, the shared Transformer, training (issue 4).
+public enum Models {}
