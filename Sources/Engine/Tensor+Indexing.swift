@@ -7,16 +7,17 @@ extension Tensor {
         precondition(rank == 2, "gatherRows needs a [V, D] table, got \(shape)")
         let (v, d) = (shape[0], shape[1])
         for id in ids.values { precondition(id >= 0 && Int(id) < v, "gatherRows: id \(id) out of range for \(v) rows") }
-        let c = contiguous()
         let out = Storage(uninitializedCount: ids.count * d)
-        let src = c.storage.pointer + c.offset
-        for (r, id) in ids.values.enumerated() { (out.pointer + r * d).update(from: src + Int(id) * d, count: d) }
+        withDensePointer { src in
+            for (r, id) in ids.values.enumerated() { (out.pointer + r * d).update(from: src + Int(id) * d, count: d) }
+        }
         return Tensor(storage: out, shape: ids.shape + [d], op: "gatherRows", inputs: [table]) { dy in
             let g = Storage(repeating: 0, count: v * d)
-            let dyc = dy.contiguous(), dp = dyc.storage.pointer + dyc.offset
-            for (r, id) in ids.values.enumerated() {
-                let dst = g.pointer + Int(id) * d, row = dp + r * d
-                for j in 0..<d { dst[j] += row[j] }
+            dy.withDensePointer { dp in
+                for (r, id) in ids.values.enumerated() {
+                    let dst = g.pointer + Int(id) * d, row = dp + r * d
+                    for j in 0..<d { dst[j] += row[j] }
+                }
             }
             table.accumulateGrad(Tensor(storage: g, shape: [v, d]), owned: true)
         }

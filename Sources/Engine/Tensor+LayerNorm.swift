@@ -13,41 +13,48 @@ extension Tensor {
         precondition(rank >= 1 && weight.shape == [d] && bias.shape == [d],
                      "layerNorm: input \(shape) needs weight and bias of shape [\(d)], got \(weight.shape) and \(bias.shape)")
         let rows = count / Swift.max(d, 1)
+        // Dense copies (or the tensors themselves) kept alive by the backward closure below.
         let c = contiguous(), w = weight.contiguous(), b = bias.contiguous()
         let out = Storage(uninitializedCount: count)
         var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-        let xp = c.storage.pointer + c.offset, wp = w.storage.pointer + w.offset, bp = b.storage.pointer + b.offset
-        for r in 0..<rows {
-            let row = xp + r * d, y = out.pointer + r * d
-            var sum: Float = 0
-            for j in 0..<d { sum += row[j] }
-            let mu = sum / Float(d)
-            var sq: Float = 0
-            for j in 0..<d { let t = row[j] - mu; sq += t * t }
-            let rs = 1 / (sq / Float(d) + eps).squareRoot()
-            for j in 0..<d { y[j] = (row[j] - mu) * rs * wp[j] + bp[j] }
-            mean[r] = mu; rstd[r] = rs
+        withExtendedLifetime((c, w, b)) {
+            let xp = c.storage.pointer + c.offset, wp = w.storage.pointer + w.offset, bp = b.storage.pointer + b.offset
+            for r in 0..<rows {
+                let row = xp + r * d, y = out.pointer + r * d
+                var sum: Float = 0
+                for j in 0..<d { sum += row[j] }
+                let mu = sum / Float(d)
+                var sq: Float = 0
+                for j in 0..<d { let t = row[j] - mu; sq += t * t }
+                let rs = 1 / (sq / Float(d) + eps).squareRoot()
+                for j in 0..<d { y[j] = (row[j] - mu) * rs * wp[j] + bp[j] }
+                mean[r] = mu; rstd[r] = rs
+            }
         }
+        let (savedMean, savedRstd) = (mean, rstd)
         return Tensor(storage: out, shape: shape, op: "layerNorm", inputs: [x, weight, bias]) { dy in
-            let dyc = dy.contiguous()
-            let gp = dyc.storage.pointer + dyc.offset
             let dx = Storage(uninitializedCount: x.count)
             let dw = Storage(repeating: 0, count: d), db = Storage(repeating: 0, count: d)
-            for r in 0..<rows {
-                let row = xp + r * d, g = gp + r * d, out = dx.pointer + r * d
-                let mu = mean[r], rs = rstd[r]
-                var meanG: Float = 0, meanGX: Float = 0
-                for j in 0..<d {
-                    let xhat = (row[j] - mu) * rs
-                    let gj = g[j] * wp[j]
-                    meanG += gj; meanGX += gj * xhat
-                    dw.pointer[j] += g[j] * xhat
-                    db.pointer[j] += g[j]
-                }
-                meanG /= Float(d); meanGX /= Float(d)
-                for j in 0..<d {
-                    let xhat = (row[j] - mu) * rs
-                    out[j] = rs * (g[j] * wp[j] - meanG - xhat * meanGX)
+            withExtendedLifetime((c, w)) {
+                let xp = c.storage.pointer + c.offset, wp = w.storage.pointer + w.offset
+                dy.withDensePointer { gp in
+                    for r in 0..<rows {
+                        let row = xp + r * d, g = gp + r * d, out = dx.pointer + r * d
+                        let mu = savedMean[r], rs = savedRstd[r]
+                        var meanG: Float = 0, meanGX: Float = 0
+                        for j in 0..<d {
+                            let xhat = (row[j] - mu) * rs
+                            let gj = g[j] * wp[j]
+                            meanG += gj; meanGX += gj * xhat
+                            dw.pointer[j] += g[j] * xhat
+                            db.pointer[j] += g[j]
+                        }
+                        meanG /= Float(d); meanGX /= Float(d)
+                        for j in 0..<d {
+                            let xhat = (row[j] - mu) * rs
+                            out[j] = rs * (g[j] * wp[j] - meanG - xhat * meanGX)
+                        }
+                    }
                 }
             }
             x.accumulateGrad(Tensor(storage: dx, shape: x.shape), owned: true)

@@ -15,11 +15,10 @@ extension Tensor {
         for t in targets.values where t != ignoreIndex {
             precondition(t >= 0 && Int(t) < v, "crossEntropy: target \(t) out of range for \(v) classes")
         }
-        let c = contiguous(), p = c.storage.pointer + c.offset
         let probabilities = Storage(uninitializedCount: n * v)
         var total: Double = 0
         var kept = 0
-        for i in 0..<n {
+        withDensePointer { p in for i in 0..<n {
             let row = p + i * v, prob = probabilities.pointer + i * v
             var m = -Float.infinity
             for j in 0..<v { m = Swift.max(m, row[j]) }
@@ -31,7 +30,7 @@ extension Tensor {
                 total -= Double(row[Int(t)] - m - Foundation.log(sum))
                 kept += 1
             }
-        }
+        } }
         let loss = Float(total / Double(kept))
         return Tensor(storage: Storage([loss]), shape: [], op: "crossEntropy", inputs: [logits]) { dy in
             let scale = dy.item / Float(kept)

@@ -46,6 +46,11 @@ private func batchedProduct(_ a0: Tensor, _ b0: Tensor, batch: [Int], m: Int, k:
     if k == 0 { out.update(repeating: 0, count: elementCount(batch) * m * n); return }
     let a = operand(a0, offset: a0.offset) == nil ? a0.contiguous() : a0
     let b = operand(b0, offset: b0.offset) == nil ? b0.contiguous() : b0
+    // BLAS operands are raw pointers: keep any dense copies alive until the last product.
+    withExtendedLifetime((a, b)) { product(a, b, batch: batch, m: m, k: k, n: n, into: out) }
+}
+
+private func product(_ a: Tensor, _ b: Tensor, batch: [Int], m: Int, k: Int, n: Int, into out: UnsafeMutablePointer<Float>) {
 
     // Fold a's batch axes into m when b is a single matrix and a's rows are dense: one big GEMM.
     if b.rank == 2, a.rank > 2, a.isContiguous {

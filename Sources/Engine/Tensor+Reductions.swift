@@ -27,12 +27,10 @@ extension Tensor {
         let x = self
         let a = normalizedAxis(axis, rank: rank, "max")
         precondition(shape[a] > 0, "max: axis \(axis) of shape \(shape) is empty")
-        let c = contiguous()
         let outer = shape[..<a].reduce(1, *), n = shape[a], inner = shape[(a + 1)...].reduce(1, *)
         let values = Storage(uninitializedCount: outer * inner)
         var argmax = [Int](repeating: 0, count: outer * inner)
-        let p = c.storage.pointer + c.offset
-        for o in 0..<outer {
+        withDensePointer { p in for o in 0..<outer {
             for i in 0..<inner {
                 var best = p[o * n * inner + i], bestIndex = 0
                 for k in 1..<Swift.max(n, 1) {
@@ -42,14 +40,15 @@ extension Tensor {
                 values.pointer[o * inner + i] = best
                 argmax[o * inner + i] = bestIndex
             }
-        }
+        } }
         var kept = shape; kept[a] = 1
         var dropped = shape; dropped.remove(at: a)
         return Tensor(storage: values, shape: keepDims ? kept : dropped, op: "max", inputs: [x]) { dy in
             let g = Storage(repeating: 0, count: x.count)
-            let d = dy.contiguous(), dp = d.storage.pointer + d.offset
-            for o in 0..<outer {
-                for i in 0..<inner { g.pointer[(o * n + argmax[o * inner + i]) * inner + i] = dp[o * inner + i] }
+            dy.withDensePointer { dp in
+                for o in 0..<outer {
+                    for i in 0..<inner { g.pointer[(o * n + argmax[o * inner + i]) * inner + i] = dp[o * inner + i] }
+                }
             }
             x.accumulateGrad(Tensor(storage: g, shape: x.shape), owned: true)
         }

@@ -13,9 +13,9 @@ extension Tensor {
         let x = self
         let a = normalizedAxis(axis, rank: rank, log ? "logSoftmax" : "softmax")
         let (outer, n, inner) = (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
-        let c = contiguous()
         let out = Storage(uninitializedCount: count)
-        let src = SendablePointer(c.storage.pointer + c.offset), dst = SendablePointer(out.pointer)
+        withDensePointer { xPointer in
+        let src = SendablePointer(xPointer), dst = SendablePointer(out.pointer)
         // One "line" is the n elements at stride `inner` starting at (o·n·inner + i).
         parallelChunks(outer * inner, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { lines in
             for line in lines {
@@ -34,11 +34,12 @@ extension Tensor {
                 }
             }
         }
+        }
         let y = Tensor(storage: out, shape: shape)
         return Tensor(storage: out, shape: shape, op: log ? "logSoftmax" : "softmax", inputs: [x]) { dy in
-            let d = dy.contiguous()
             let g = Storage(uninitializedCount: x.count)
-            let dp = SendablePointer(d.storage.pointer + d.offset), yp = SendablePointer(y.storage.pointer), gp = SendablePointer(g.pointer)
+            dy.withDensePointer { dyPointer in
+            let dp = SendablePointer(dyPointer), yp = SendablePointer(y.storage.pointer), gp = SendablePointer(g.pointer)
             parallelChunks(outer * inner, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { lines in
                 for line in lines {
                     let base = (line / inner) * n * inner + line % inner
@@ -53,6 +54,7 @@ extension Tensor {
                         for j in 0..<n { gl[j &* inner] = yl[j &* inner] * (dyl[j &* inner] - dot) }
                     }
                 }
+            }
             }
             x.accumulateGrad(Tensor(storage: g, shape: x.shape), owned: true)
         }

@@ -158,3 +158,15 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(shape: \(shape), op: \(op)\(requiresGrad ? ", requiresGrad" : ""), [\(values)\(count > 8 ? ", …" : "")])"
     }
 }
+
+extension Tensor {
+    /// Calls `body` with a pointer to the elements in row-major order, making a dense copy first
+    /// when the view is strided. The copy (if any) lives exactly until `body` returns: never keep
+    /// the pointer (Swift may free a local copy right after its last use, so pointers into a
+    /// local `contiguous()` result must not be used outside such a scope).
+    @inline(__always)
+    func withDensePointer<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        let c = contiguous()
+        return try withExtendedLifetime(c) { try body(c.storage.pointer + c.offset) }
+    }
+}

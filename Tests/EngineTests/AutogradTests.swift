@@ -1,0 +1,79 @@
+@testable import Engine
+import Testing
+import TestSupport
+
+/// The tape's semantics: accumulation, leaves vs intermediates, no recording without gradients.
+@Suite struct AutogradTests {
+    @Test func gradientsAccumulateAcrossBackwardCallsUntilZeroed() {
+        let w = Tensor([1, 2, 3], shape: [3])
+        w.requiresGrad = true
+        let x = Tensor([4, 5, 6], shape: [3])
+        (w * x).sum().backward()
+        (w * x).sum().backward()
+        #expect(w.grad?.scalars == [8, 10, 12])
+        w.zeroGrad()
+        (w * x).sum().backward()
+        #expect(w.grad?.scalars == [4, 5, 6])
+    }
+
+    @Test func nothingIsRecordedWithoutGradients() {
+        let a = Tensor([1, 2], shape: [2]), b = Tensor([3, 4], shape: [2])
+        let y = (a * b).exp().sum()
+        #expect(!y.requiresGrad)
+        #expect(y.isLeaf)  // no backward closure, no inputs retained
+    }
+
+    @Test func inputGradientsWithFrozenParameters() {
+        // A probe's situation: gradient with respect to the input only.
+        let w = Tensor([0.5, -1, 2, 0], shape: [2, 2])
+        let x = Tensor([1, 2], shape: [1, 2])
+        x.requiresGrad = true
+        x.matmul(w).tanh().sum().backward()
+        #expect(w.grad == nil)
+        #expect(x.grad != nil)
+        let problems = gradientMismatches(at: [x, w], constant: [1]) { $0[0].matmul($0[1]).tanh().sum() }
+        #expect(problems.isEmpty)
+    }
+
+    @Test func intermediateGradientsAreReleased() {
+        let x = Tensor([1, 2], shape: [2])
+        x.requiresGrad = true
+        let h = x.exp()
+        let y = h.sum()
+        y.backward()
+        #expect(h.grad == nil && y.grad == nil)
+        #expect(x.grad != nil)
+    }
+
+    @Test func deepGraphsDoNotOverflowTheStack() {
+        let x = Tensor([1], shape: [1])
+        x.requiresGrad = true
+        var h = x
+        for _ in 0..<20_000 { h = h + 0.001 }
+        h.sum().backward()
+        #expect(x.grad?.scalars == [1])
+    }
+
+    @Test func detachedCutsTheTape() {
+        let x = Tensor([2], shape: [1])
+        x.requiresGrad = true
+        let y = (x * x.detached()).sum()  // d/dx = x.detached() = 2, not 2x = 4
+        y.backward()
+        #expect(x.grad?.scalars == [2])
+    }
+
+    /// The checker must catch a backward that drops a term: GELU's derivative without x·φ(x).
+    @Test func gradientCheckerDetectsAMissingDerivativeTerm() {
+        func brokenGELU(_ x: Tensor) -> Tensor {
+            let y = x.detached().gelu()
+            return Tensor(storage: y.storage, shape: y.shape, op: "brokenGELU", inputs: [x]) { dy in
+                let g = zip(dy.scalars, x.scalars).map { d, v in d * normalCDF(v) }  // missing + v·φ(v)
+                x.accumulateGrad(Tensor(g, shape: x.shape))
+            }
+        }
+        var rng = SplitMix64(seed: 3)
+        let x = Tensor.uniform([6], in: -2...2, using: &rng)
+        #expect(!gradientMismatches(at: [x]) { brokenGELU($0[0]).sum() }.isEmpty)
+        #expect(gradientMismatches(at: [x]) { $0[0].gelu().sum() }.isEmpty)
+    }
+}
