@@ -10,7 +10,7 @@ let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuratio
 
 let package = Package(
     name: "Glassbox",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "glassbox", targets: ["CLI"]),
         .library(name: "Engine", targets: ["Engine"]),
@@ -44,6 +44,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "MediaTests", dependencies: ["Engine", "Media", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),
     ]
 )

@@ -1,7 +1,31 @@
 import ArgumentParser
 import Foundation
 
+/// The `glassbox` command: a table of contents; each subcommand's `run()` delegates.
+/// Error contract (CLI.md): one `error: …` line on stderr and exit status 1, never a crash.
 @main struct Glassbox: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "glassbox", abstract: "Multimodal interpretability workbench.")
-    func run() throws { print("glassbox") }
+    static let configuration = CommandConfiguration(
+        commandName: "glassbox",
+        abstract: "Multimodal interpretability workbench: train, caption, explain, evaluate.",
+        version: "0.1.0",
+        subcommands: [Demo.self, Bench.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            let message = Glassbox.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}
+
+/// An error a subcommand reports to the user as one line.
+struct UserError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

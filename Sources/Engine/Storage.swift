@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A fixed-size, 64-byte-aligned buffer of `Float`, shared by a tensor and all of its views.
 ///
 /// Storage is a reference type on purpose: reshaping, transposing or slicing a ``Tensor`` makes a
@@ -14,8 +16,12 @@ public final class Storage: @unchecked Sendable {
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "Storage count must be non-negative, got \(count)")
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        if let reused = LargeBufferCache.shared.take(count: count) {
+            pointer = reused
+        } else {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+            pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        }
     }
 
     /// Storage filled with `value`.
@@ -30,8 +36,47 @@ public final class Storage: @unchecked Sendable {
         _ = UnsafeMutableBufferPointer(start: pointer, count: count).initialize(from: values)
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        if !LargeBufferCache.shared.give(pointer, count: count) { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
 
     /// The whole buffer.
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+}
+
+/// Reuses large freed buffers. glibc serves allocations above 32 MiB with a fresh `mmap` each
+/// time, and the first write to every page then faults (measured in `glassbox bench`: `a * b` on
+/// 16M floats ran at 2 GB/s against 28 GB/s into a reused buffer). Buffers of at least 1 MiB are
+/// kept on free, per exact size, at most 4 per size and 512 MiB in all, and handed out again.
+/// This is allocator state, like malloc's own; it never changes any result.
+final class LargeBufferCache: Sendable {
+    static let shared = LargeBufferCache()
+    static let minimumCount = (1 << 20) / MemoryLayout<Float>.stride
+    static let perSize = 4
+    static let capacityBytes = 512 << 20
+
+    private struct State { var free: [Int: [UnsafeMutablePointer<Float>]] = [:]; var bytes = 0 }
+    private struct Box: @unchecked Sendable { var state = State() }
+    private let box = Mutex(Box())
+
+    func take(count: Int) -> UnsafeMutablePointer<Float>? {
+        guard count >= Self.minimumCount else { return nil }
+        return box.withLock { b in
+            guard let p = b.state.free[count]?.popLast() else { return nil }
+            b.state.bytes -= count * MemoryLayout<Float>.stride
+            return p
+        }
+    }
+
+    /// Keeps `pointer` for reuse; false when the caller must free it.
+    func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        guard count >= Self.minimumCount else { return false }
+        let bytes = count * MemoryLayout<Float>.stride
+        return box.withLock { b in
+            guard b.state.bytes + bytes <= Self.capacityBytes, b.state.free[count, default: []].count < Self.perSize else { return false }
+            b.state.free[count, default: []].append(pointer)
+            b.state.bytes += bytes
+            return true
+        }
+    }
 }

@@ -69,3 +69,32 @@ func naiveMatmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     for i in 0..<m { for j in 0..<n { var s: Float = 0; for p in 0..<k { s += a[i, p] * b[p, j] }; out[i * n + j] = s } }
     return Tensor(out, shape: [m, n])
 }
+
+@Suite struct StorageTests {
+    @Test func largeBuffersAreReusedSmallOnesAreNot() {
+        let cache = LargeBufferCache()
+        let n = LargeBufferCache.minimumCount + 123
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        #expect(cache.give(p, count: n))
+        #expect(cache.take(count: n - 1) == nil)  // exact sizes only
+        #expect(cache.take(count: n) == p)
+        #expect(cache.take(count: n) == nil)
+        p.deallocate()
+        let small = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        #expect(!cache.give(small, count: 16))
+        small.deallocate()
+        // Storage handed a reused buffer still honours its initialiser.
+        for _ in 0..<2 { #expect(Storage(repeating: 0, count: n).buffer.allSatisfy { $0 == 0 }) }
+    }
+
+    @Test func cacheIsBounded() {
+        let cache = LargeBufferCache()
+        let n = LargeBufferCache.minimumCount
+        let pointers = (0..<(LargeBufferCache.perSize + 2)).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }
+        let kept = pointers.map { cache.give($0, count: n) }
+        #expect(kept.filter { $0 }.count == LargeBufferCache.perSize)
+        for (p, k) in zip(pointers, kept) where !k { p.deallocate() }
+        #expect(cache.take(count: n) != nil)
+        #expect(cache.take(count: n + 1) == nil)
+    }
+}

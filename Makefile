@@ -1,0 +1,42 @@
+# Glassbox: `make demo` runs the workbench, `make test` runs the tests (README.md).
+# Both install the three system libraries first when they are missing (Debian/Ubuntu).
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PACKAGES := libopenblas-dev libpng-dev libsndfile1-dev
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: demo test deps pydeps build bench fixtures clean
+
+demo: deps
+	swift build -c release --product glassbox
+	.build/release/glassbox demo
+
+test: deps pydeps
+	swift build --build-tests
+	GLASSBOX_PYTHON=$(CURDIR)/$(PYTHON) swift test
+
+bench: deps
+	swift build -c release --product glassbox
+	.build/release/glassbox bench
+
+deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# numpy + safetensors for the tests that read Swift-written files back in Python.
+pydeps: $(PYTHON)
+$(PYTHON):
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q numpy safetensors
+
+# Regenerates the committed reference fixtures (needs torch; not part of `make test`).
+fixtures: $(PYTHON)
+	$(PYTHON) -m pip install -q torch
+	$(PYTHON) Tests/Fixtures/make_fixtures.py
+
+clean:
+	rm -rf .build $(VENV)

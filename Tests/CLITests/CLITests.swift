@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// Runs the built `glassbox` binary and checks exit status and exact output (CLI.md error contract).
+@Suite struct CLITests {
+    /// The `glassbox` executable built beside the test bundle.
+    static let binary: URL = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 where !FileManager.default.fileExists(atPath: dir.appendingPathComponent("glassbox").path) {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent("glassbox")
+    }()
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func binaryExists() {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no glassbox binary at \(Self.binary.path)")
+    }
+
+    @Test func unknownSubcommandIsOneErrorLine() throws {
+        let r = try Self.run(["frobnicate"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("error: "))
+        #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func badOptionValueIsOneErrorLine() throws {
+        let r = try Self.run(["bench", "--samples", "0"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: --samples must be at least 1, got 0\n")
+        let notNumber = try Self.run(["bench", "--samples", "many"])
+        #expect(notNumber.status == 1)
+        #expect(notNumber.stderr.hasPrefix("error: ") && notNumber.stderr.contains("many"))
+        #expect(notNumber.stderr.filter { $0 == "\n" }.count == 1, "\(notNumber.stderr)")
+    }
+
+    @Test func helpExitsZero() throws {
+        let r = try Self.run(["bench", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Example: glassbox bench"))
+    }
+
+    @Test func quickBenchReportsCheckedCases() throws {
+        let r = try Self.run(["bench", "--quick"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let cases = try #require(json["cases"] as? [[String: Any]])
+        #expect(cases.count >= 3)
+        for c in cases {
+            #expect(c["check_passed"] as? Bool == true, "\(c["name"] ?? "?")")
+            #expect(c["name"] is String)
+        }
+        #expect(cases.contains { $0["engine_over_openblas"] is Double })
+    }
+}
