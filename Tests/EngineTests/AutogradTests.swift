@@ -77,3 +77,27 @@ import TestSupport
         #expect(gradientMismatches(at: [x]) { $0[0].gelu().sum() }.isEmpty)
     }
 }
+
+/// Hierarchical names compose from explicit lists.
+@Suite struct ModuleTests {
+    final class Linear: Module {
+        let weight = Tensor.zeros([2, 3]), bias = Tensor.zeros([2])
+        var parameters: [NamedParameter] { [NamedParameter("weight", weight), NamedParameter("bias", bias)] }
+    }
+    final class Block: Module {
+        let q = Linear(), k = Linear()
+        var parameters: [NamedParameter] { nested(("attn.q", q), ("attn.k", k)) }
+    }
+    final class Model: Module {
+        let blocks = [Block(), Block()]
+        var parameters: [NamedParameter] { nested(blocks.enumerated().map { ("image.enc.\($0.offset)", $0.element as any Module) }) }
+    }
+
+    @Test func namesNestInOrder() {
+        let m = Model()
+        #expect(m.parameters.map(\.name).prefix(3) == ["image.enc.0.attn.q.weight", "image.enc.0.attn.q.bias", "image.enc.0.attn.k.weight"])
+        #expect(m.parameters.count == 8 && m.parameterCount == 8 * 4)
+        m.setRequiresGrad(true)
+        #expect(m.parameters.allSatisfy { $0.tensor.requiresGrad })
+    }
+}
