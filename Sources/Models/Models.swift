@@ -1,2 +1,0 @@
-// Models: encoders, fusion, the shared Transformer, training (issue 4).
-public enum Models {}
