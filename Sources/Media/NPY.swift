@@ -37,7 +37,7 @@ public enum NPYArray {
 
     /// Reads the file at `url`; errors name the file ("x.npy: …").
     public static func read(contentsOf url: URL) throws -> NPYArray {
-        try NPYArray(bytes: readFileBytes(url), source: url.lastPathComponent)
+        try NPYArray(bytes: readBytes(url), source: url.lastPathComponent)
     }
 
     /// The `.npy` bytes: version 1.0 (2.0 only if the header would not fit in 65535 bytes),

@@ -1,12 +1,6 @@
 import CPNG
 import Foundation
 
-/// A PNG that could not be read or written; one line naming the file and the reason.
-public struct MediaError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// PNG reading and writing through libpng, via the longjmp-free C shim (Sources/CPNG).
 ///
 /// Reading accepts every PNG: gray, gray+alpha, RGB, RGBA and palette images, bit depths
@@ -27,7 +21,7 @@ public enum PNG {
         var image = gb_png_image()
         let status = bytes.withUnsafeBufferPointer { gb_png_decode($0.baseAddress, $0.count, UInt64(max(maxPixels, 0)), &image) }
         defer { gb_png_free(&image) }
-        guard status == 0, let p = image.pixels else { throw MediaError("\(name): \(reason(image))") }
+        guard status == 0, let p = image.pixels else { throw MediaError(source: name, problem: reason(image)) }
         let count = Int(image.width) * Int(image.height) * Int(image.channels)
         return Image(width: Int(image.width), height: Int(image.height), channels: Int(image.channels),
                      pixels: Array(UnsafeBufferPointer(start: p, count: count)))
@@ -37,15 +31,14 @@ public enum PNG {
     public static func header(_ bytes: [UInt8], name: String = "image") throws -> Header {
         var image = gb_png_image()
         let status = bytes.withUnsafeBufferPointer { gb_png_read_header($0.baseAddress, $0.count, &image) }
-        guard status == 0 else { throw MediaError("\(name): \(reason(image))") }
+        guard status == 0 else { throw MediaError(source: name, problem: reason(image)) }
         return Header(width: Int(image.width), height: Int(image.height), bitDepth: Int(image.source_bit_depth),
                       colorType: Int(image.source_color_type), interlaced: image.interlaced != 0)
     }
 
     /// Reads a PNG file.
     public static func read(contentsOf url: URL, maxPixels: Int = defaultMaxPixels) throws -> Image {
-        let bytes = try readBytes(url)
-        return try decode(bytes, name: url.path, maxPixels: maxPixels)
+        try decode(readBytes(url), name: url.lastPathComponent, maxPixels: maxPixels)
     }
 
     /// Encodes an 8-bit image (1–4 channels) as a PNG.
@@ -58,7 +51,7 @@ public enum PNG {
         }
         defer { gb_png_free_buffer(out) }
         guard status == 0, let out else {
-            throw MediaError("cannot encode PNG: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw MediaError(source: "PNG encoder", problem: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return Array(UnsafeBufferPointer(start: out, count: length))
     }
@@ -67,15 +60,4 @@ public enum PNG {
         let text = withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         return text.isEmpty ? "not a valid PNG" : text
     }
-}
-
-/// The bytes of a file, or a one-line error naming it.
-public func readBytes(_ url: URL) throws -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-        throw MediaError("\(url.path): no such file")
-    }
-    guard !isDirectory.boolValue else { throw MediaError("\(url.path): is a directory, not a file") }
-    guard let data = FileManager.default.contents(atPath: url.path) else { throw MediaError("\(url.path): cannot be read") }
-    return [UInt8](data)
 }

@@ -8,7 +8,7 @@ import Darwin
 /// The whole contents of the file at `url`, or a ``MediaError`` ("x.npy: cannot open: No such
 /// file or directory"). The buffer is sized from `fstat`, i.e. from the real file, never from
 /// anything the file claims about itself.
-func readFileBytes(_ url: URL) throws -> [UInt8] {
+public func readBytes(_ url: URL) throws -> [UInt8] {
     let name = url.lastPathComponent
     let fd = open(url.path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw systemError(name, "cannot open") }

@@ -38,7 +38,7 @@ public struct SafeTensorsFile {
 
     /// Reads and validates the file at `url`; errors name the file ("model.safetensors: …").
     public static func read(contentsOf url: URL) throws -> SafeTensorsFile {
-        try SafeTensorsFile(bytes: readFileBytes(url), source: url.lastPathComponent)
+        try SafeTensorsFile(bytes: readBytes(url), source: url.lastPathComponent)
     }
 
     /// The file's bytes; the same tensors and metadata always give the same bytes.

@@ -33,10 +33,12 @@ import TestSupport
     }
 
     @Test func errorsNameTheFile() {
-        #expect(throws: MediaError("/nonexistent/x.png: no such file")) { try PNG.read(contentsOf: URL(fileURLWithPath: "/nonexistent/x.png")) }
-        #expect(throws: MediaError("bad.png: not a PNG file (bad signature)")) { try PNG.decode(Array("hello".utf8), name: "bad.png") }
+        #expect(throws: MediaError(source: "x.png", problem: "cannot open: No such file or directory")) {
+            try PNG.read(contentsOf: URL(fileURLWithPath: "/nonexistent/x.png"))
+        }
+        #expect(throws: MediaError(source: "bad.png", problem: "not a PNG file (bad signature)")) { try PNG.decode(Array("hello".utf8), name: "bad.png") }
         let big = Image(width: 300, height: 300, channels: 1, pixels: [UInt8](repeating: 0, count: 90_000))
-        #expect(throws: MediaError("big.png: image is 300x300, over the limit of 50000 pixels")) {
+        #expect(throws: MediaError(source: "big.png", problem: "image is 300x300, over the limit of 50000 pixels")) {
             try PNG.decode(try PNG.encode(big), name: "big.png", maxPixels: 50_000)
         }
     }

@@ -1,0 +1,176 @@
+import Datasets
+import Engine
+
+/// The Glassbox caption model (MODEL.md): image-patch, audio-frame and text encoders fused by
+/// concatenation (prefix-LM mask) or cross-attention into the shared Transformer, then
+/// `shared.norm` and the LM head. Shapes: B batch, S image side, P patch, C channels,
+/// N = (S/P)² patches, T log-mel frames, K frame stack, A = T/K audio tokens, L text positions,
+/// d model width, V vocabulary.
+public final class CaptionModel: Module {
+    public let config: ModelConfig
+    public let vocabulary: Vocabulary
+
+    // Image encoder (nil when config.image is nil).
+    public let imagePatch: Linear?, imagePosition: Tensor?, imageBlocks: [EncoderBlock], imageNorm: LayerNorm?
+    // Audio encoder.
+    public let audioFrame: Linear?, audioPosition: Tensor?, audioBlocks: [EncoderBlock], audioNorm: LayerNorm?
+    // Text.
+    public let textEmbedding: Tensor, textPosition: Tensor
+    /// modality[m]: 0 image, 1 audio, 2 text.
+    public let modality: Tensor
+    // Shared Transformer: concat blocks or cross blocks, by fusion.
+    public let concatBlocks: [EncoderBlock], crossBlocks: [CrossBlock]
+    public let sharedNorm: LayerNorm
+    public let head: Linear
+
+    /// A freshly initialised model (weights ~ N(0, 0.02²), biases 0, norms 1/0).
+    public init(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        self.config = config
+        self.vocabulary = vocabulary
+        let (d, h, ff, eps) = (config.dModel, config.nHeads, config.dFF, config.normEps)
+        func blocks(_ n: Int) -> [EncoderBlock] { (0..<n).map { _ in EncoderBlock(d: d, heads: h, hidden: ff, eps: eps, using: &rng) } }
+        if let image = config.image {
+            imagePatch = Linear(image.patch * image.patch * image.channels, d, using: &rng)
+            imagePosition = Tensor.normal([image.patchCount, d], std: 0.02, using: &rng)
+            imageBlocks = blocks(image.encoderLayers)
+            imageNorm = LayerNorm(d, eps: eps)
+        } else { imagePatch = nil; imagePosition = nil; imageBlocks = []; imageNorm = nil }
+        if let audio = config.audio {
+            audioFrame = Linear(audio.frameStack * audio.nMels, d, using: &rng)
+            audioPosition = Tensor.normal([audio.tokenCount, d], std: 0.02, using: &rng)
+            audioBlocks = blocks(audio.encoderLayers)
+            audioNorm = LayerNorm(d, eps: eps)
+        } else { audioFrame = nil; audioPosition = nil; audioBlocks = []; audioNorm = nil }
+        textEmbedding = Tensor.normal([vocabulary.count, d], std: 0.02, using: &rng)
+        textPosition = Tensor.normal([config.text.maxLen, d], std: 0.02, using: &rng)
+        modality = Tensor.normal([3, d], std: 0.02, using: &rng)
+        if config.fusion == .concat {
+            concatBlocks = blocks(config.sharedLayers); crossBlocks = []
+        } else {
+            concatBlocks = []
+            crossBlocks = (0..<config.sharedLayers).map { _ in CrossBlock(d: d, heads: h, hidden: ff, eps: eps, using: &rng) }
+        }
+        sharedNorm = LayerNorm(d, eps: eps)
+        head = Linear(d, vocabulary.count, using: &rng)
+    }
+
+    // MARK: Encoders
+
+    /// MODEL.md "Image" steps 3–4: pixels [B, S, S, C] (normalised) → tokens [B, N, d].
+    public func encodeImage(_ pixels: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
+        guard let image = config.image, let patch = imagePatch, let position = imagePosition, let norm = imageNorm else {
+            preconditionFailure("this model has no image input")
+        }
+        let (b, s, p, c) = (pixels.shape[0], image.size, image.patch, image.channels)
+        precondition(pixels.shape == [b, s, s, c], "image input must be [B, \(s), \(s), \(c)], got \(pixels.shape)")
+        let g = s / p
+        let patches = pixels.reshaped([b, g, p, g, p, c])   // [B, r, dy, c, dx, ch]
+            .permuted([0, 1, 3, 2, 4, 5])                     // [B, r, c, dy, dx, ch]
+            .reshaped([b, g * g, p * p * c])                  // [B, N, P·P·C], features (dy, dx, ch)
+        var h = patch(patches) + position
+        for (i, block) in imageBlocks.enumerated() { h = block(h, mask: nil, mode: mode, rng: &rng, name: "image.enc.\(i)", observe: observe) }
+        return norm(h) + modality.sliced(axis: 0, 0..<1)
+    }
+
+    /// MODEL.md "Audio" step 3: log-mel [B, T, n_mels] → tokens [B, A, d] (groups of K frames).
+    public func encodeAudio(_ features: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
+        guard let audio = config.audio, let frame = audioFrame, let position = audioPosition, let norm = audioNorm else {
+            preconditionFailure("this model has no audio input")
+        }
+        let b = features.shape[0]
+        precondition(features.shape == [b, audio.frameCount, audio.nMels], "audio input must be [B, \(audio.frameCount), \(audio.nMels)], got \(features.shape)")
+        let tokens = features.reshaped([b, audio.tokenCount, audio.frameStack * audio.nMels])  // (frame in group, mel)
+        var h = frame(tokens) + position
+        for (i, block) in audioBlocks.enumerated() { h = block(h, mask: nil, mode: mode, rng: &rng, name: "audio.enc.\(i)", observe: observe) }
+        return norm(h) + modality.sliced(axis: 0, 1..<2)
+    }
+
+    /// text.embed[id] for decoder input ids [B, L] → [B, L, d]: the token-embedding input that
+    /// text attributions are computed at.
+    public func embedTokens(_ ids: IndexArray) -> Tensor { textEmbedding.gatherRows(ids) }
+
+    // MARK: Forward
+
+    /// Logits [B, L, V] for decoder inputs whose token embeddings are `tokenEmbeddings` [B, L, d];
+    /// logits at position t predict token t+1.
+    public func logits(image: Tensor?, audio: Tensor?, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
+                       observe: AttentionObserver? = nil) -> Tensor {
+        let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
+        precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
+        precondition((image != nil) == (config.image != nil) && (audio != nil) == (config.audio != nil),
+                     "inputs must match the config's modalities (image: \(config.image != nil), audio: \(config.audio != nil))")
+        var prefix: [Tensor] = []
+        if let image { prefix.append(encodeImage(image, mode: mode, rng: &rng, observe: observe)) }
+        if let audio { prefix.append(encodeAudio(audio, mode: mode, rng: &rng, observe: observe)) }
+        let text = tokenEmbeddings + textPosition.sliced(axis: 0, 0..<l) + modality.sliced(axis: 0, 2..<3)
+        let memory = prefix.count == 1 ? prefix[0] : Tensor.concatenate(prefix, axis: 1)  // [B, M, d]
+        let m = memory.shape[1]
+        var h: Tensor
+        switch config.fusion {
+        case .concat:
+            h = Tensor.concatenate([memory, text], axis: 1)       // [B, M + L, d]
+            let mask = Self.prefixLMMask(prefix: m, text: l)
+            for (i, block) in concatBlocks.enumerated() { h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe) }
+            h = h.sliced(axis: 1, m..<(m + l))                    // text positions
+        case .cross:
+            h = text
+            let mask = Self.causalMask(l)
+            for (i, block) in crossBlocks.enumerated() {
+                h = block(h, memory: memory, causalMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
+            }
+        }
+        precondition(h.shape == [b, l, config.dModel])
+        return head(sharedNorm(h))
+    }
+
+    /// Logits for decoder input ids [B, L].
+    public func logits(image: Tensor?, audio: Tensor?, tokens: IndexArray, mode: Mode, rng: inout SplitMix64,
+                       observe: AttentionObserver? = nil) -> Tensor {
+        logits(image: image, audio: audio, tokenEmbeddings: embedTokens(tokens), mode: mode, rng: &rng, observe: observe)
+    }
+
+    // MARK: Masks (1 = forbidden)
+
+    /// Causal mask [L, L]: position t sees positions ≤ t.
+    public static func causalMask(_ l: Int) -> Tensor {
+        Tensor((0..<(l * l)).map { Float($0 % l > $0 / l ? 1 : 0) }, shape: [l, l])
+    }
+
+    /// Prefix-LM mask [M+L, M+L] (MODEL.md "concat"): a prefix token sees every prefix token and no
+    /// text token; text token t sees every prefix token and text tokens ≤ t.
+    public static func prefixLMMask(prefix m: Int, text l: Int) -> Tensor {
+        let n = m + l
+        return Tensor((0..<(n * n)).map { idx in
+            let (i, j) = (idx / n, idx % n)
+            if j < m { return 0 }                 // everyone sees the prefix
+            if i < m { return 1 }                 // prefix never sees text
+            return j > i ? 1 : 0                  // text: causal
+        }, shape: [n, n])
+    }
+
+    // MARK: Parameters (MODEL.md "Tensor names")
+
+    public var parameters: [NamedParameter] {
+        var out: [NamedParameter] = []
+        if let imagePatch, let imagePosition, let imageNorm {
+            out += nested(("image.patch", imagePatch))
+            out.append(NamedParameter("image.pos", imagePosition))
+            out += nested(imageBlocks.enumerated().map { ("image.enc.\($0.offset)", $0.element as any Module) })
+            out += nested(("image.norm", imageNorm))
+        }
+        if let audioFrame, let audioPosition, let audioNorm {
+            out += nested(("audio.frame", audioFrame))
+            out.append(NamedParameter("audio.pos", audioPosition))
+            out += nested(audioBlocks.enumerated().map { ("audio.enc.\($0.offset)", $0.element as any Module) })
+            out += nested(("audio.norm", audioNorm))
+        }
+        out.append(NamedParameter("text.embed", textEmbedding))
+        out.append(NamedParameter("text.pos", textPosition))
+        out.append(NamedParameter("modality", modality))
+        let shared: [any Module] = config.fusion == .concat ? concatBlocks : crossBlocks
+        out += nested(shared.enumerated().map { ("shared.\($0.offset)", $0.element) })
+        out += nested(("shared.norm", sharedNorm), ("head", head))
+        return out
+    }
+}

@@ -1,0 +1,42 @@
+import Engine
+import Foundation
+
+/// Multi-head attention (MODEL.md "Blocks"):
+///   q = x Wqᵀ + bq,  k = m Wkᵀ + bk,  v = m Wvᵀ + bv   (m = x for self-attention, the memory for cross)
+///   head j uses columns j·dh ..< (j+1)·dh, dh = d / H
+///   P = softmax(q kᵀ / √dh, masked entries −∞)  over keys;  out = concat_j(P_j v_j) Woᵀ + bo
+/// Dropout (training) on P. Shapes: B batch, Tq queries, Tk keys, H heads.
+public final class Attention: Module {
+    public let q: Linear, k: Linear, v: Linear, o: Linear
+    public let heads: Int
+
+    public init(d: Int, heads: Int, using rng: inout SplitMix64) {
+        precondition(d % heads == 0, "d_model \(d) is not divisible by \(heads) heads")
+        q = Linear(d, d, using: &rng); k = Linear(d, d, using: &rng); v = Linear(d, d, using: &rng); o = Linear(d, d, using: &rng)
+        self.heads = heads
+    }
+
+    /// - Parameters:
+    ///   - x: queries' source [B, Tq, d]; `memory`: keys' and values' source [B, Tk, d] (nil: x).
+    ///   - mask: [Tq, Tk] (or broadcastable to [B, H, Tq, Tk]), nonzero where attention is forbidden.
+    ///   - observe: receives the attention probabilities [B, H, Tq, Tk] (after masking and softmax,
+    ///     before dropout); probes read attention maps and their gradients through it.
+    public func callAsFunction(_ x: Tensor, memory: Tensor? = nil, mask: Tensor? = nil, mode: Mode,
+                               rng: inout SplitMix64, observe: ((Tensor) -> Tensor)? = nil) -> Tensor {
+        let source = memory ?? x
+        let (b, tq, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let tk = source.shape[1]
+        let dh = d / heads
+        func splitHeads(_ t: Tensor, _ n: Int) -> Tensor { t.reshaped([b, n, heads, dh]).permuted([0, 2, 1, 3]) }  // [B, H, T, dh] view
+        let qh = splitHeads(q(x), tq), kh = splitHeads(k(source), tk), vh = splitHeads(v(source), tk)
+        var scores = qh.matmul(kh.transposed()) * (1 / Float(dh).squareRoot())  // [B, H, Tq, Tk]
+        if let mask { scores = scores.maskedFill(mask, with: -.infinity) }
+        var p = scores.softmax(axis: -1)
+        if let observe { p = observe(p) }
+        if mode.dropout > 0 { p = p.dropout(mode.dropout, using: &rng) }
+        let mixed = p.matmul(vh)                                   // [B, H, Tq, dh]
+        return o(mixed.permuted([0, 2, 1, 3]).reshaped([b, tq, d])) // concat heads → [B, Tq, d]
+    }
+
+    public var parameters: [NamedParameter] { nested(("q", q), ("k", k), ("v", v), ("o", o)) }
+}

@@ -1,0 +1,58 @@
+import Engine
+
+/// Receives each attention map as it is computed: (block name, kind, probabilities [B, H, Tq, Tk]).
+/// Returns the tensor to continue with (the same one, or an identity that taps its gradient).
+public typealias AttentionObserver = (_ block: String, _ kind: AttentionKind, _ probabilities: Tensor) -> Tensor
+
+public enum AttentionKind: String, Sendable { case selfAttention = "self", crossAttention = "cross" }
+
+/// Pre-LayerNorm encoder / concat block (MODEL.md "Blocks"):
+///   h += Attn(norm1(h));  h += MLP(norm2(h)), with dropout on each branch's output in training.
+public final class EncoderBlock: Module {
+    public let norm1: LayerNorm, attn: Attention, norm2: LayerNorm, mlp: MLP
+
+    public init(d: Int, heads: Int, hidden: Int, eps: Float, using rng: inout SplitMix64) {
+        norm1 = LayerNorm(d, eps: eps); attn = Attention(d: d, heads: heads, using: &rng)
+        norm2 = LayerNorm(d, eps: eps); mlp = MLP(d: d, hidden: hidden, using: &rng)
+    }
+
+    public func callAsFunction(_ h: Tensor, mask: Tensor?, mode: Mode, rng: inout SplitMix64,
+                               name: String = "", observe: AttentionObserver? = nil) -> Tensor {
+        let a = attn(norm1(h), mask: mask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        let h = h + residualDropout(a, mode, &rng)
+        return h + residualDropout(mlp(norm2(h)), mode, &rng)
+    }
+
+    public var parameters: [NamedParameter] { nested(("norm1", norm1), ("attn", attn), ("norm2", norm2), ("mlp", mlp)) }
+}
+
+/// Cross-attention block (MODEL.md "Blocks"):
+///   h += SelfAttn(norm1(h)) (causal);  h += CrossAttn(norm2(h), memory);  h += MLP(norm3(h)).
+/// The memory is used as given (no mask, not re-normalised).
+public final class CrossBlock: Module {
+    public let norm1: LayerNorm, selfAttention: Attention, norm2: LayerNorm, crossAttention: Attention, norm3: LayerNorm, mlp: MLP
+
+    public init(d: Int, heads: Int, hidden: Int, eps: Float, using rng: inout SplitMix64) {
+        norm1 = LayerNorm(d, eps: eps); selfAttention = Attention(d: d, heads: heads, using: &rng)
+        norm2 = LayerNorm(d, eps: eps); crossAttention = Attention(d: d, heads: heads, using: &rng)
+        norm3 = LayerNorm(d, eps: eps); mlp = MLP(d: d, hidden: hidden, using: &rng)
+    }
+
+    public func callAsFunction(_ h: Tensor, memory: Tensor, causalMask: Tensor, mode: Mode, rng: inout SplitMix64,
+                               name: String = "", observe: AttentionObserver? = nil) -> Tensor {
+        let s = selfAttention(norm1(h), mask: causalMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        var h = h + residualDropout(s, mode, &rng)
+        let c = crossAttention(norm2(h), memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } })
+        h = h + residualDropout(c, mode, &rng)
+        return h + residualDropout(mlp(norm3(h)), mode, &rng)
+    }
+
+    public var parameters: [NamedParameter] {
+        nested(("norm1", norm1), ("self", selfAttention), ("norm2", norm2), ("cross", crossAttention), ("norm3", norm3), ("mlp", mlp))
+    }
+}
+
+/// Dropout on a residual branch's output (training only).
+func residualDropout(_ x: Tensor, _ mode: Mode, _ rng: inout SplitMix64) -> Tensor {
+    mode.dropout > 0 ? x.dropout(mode.dropout, using: &rng) : x
+}

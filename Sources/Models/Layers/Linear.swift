@@ -1,0 +1,54 @@
+import Engine
+
+/// y = x Wᵀ + b (`torch.nn.Linear`; MODEL.md: weight [out, in]). Initialised GPT-2 style:
+/// W ~ N(0, 0.02²), b = 0.
+public final class Linear: Module {
+    public let weight: Tensor
+    public let bias: Tensor
+
+    public init(_ inputs: Int, _ outputs: Int, using rng: inout SplitMix64) {
+        weight = Tensor.normal([outputs, inputs], std: 0.02, using: &rng)
+        bias = Tensor.zeros([outputs])
+    }
+
+    /// x [..., in] → [..., out]. Wᵀ is a transposed view: BLAS reads W as stored.
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight.transposed()) + bias }
+
+    public var parameters: [NamedParameter] { [NamedParameter("weight", weight), NamedParameter("bias", bias)] }
+}
+
+/// Layer normalisation over the last axis (`torch.nn.LayerNorm`): weight 1, bias 0 at start.
+public final class LayerNorm: Module {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let eps: Float
+
+    public init(_ d: Int, eps: Float) {
+        weight = Tensor.ones([d]); bias = Tensor.zeros([d]); self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight, bias: bias, eps: eps) }
+
+    public var parameters: [NamedParameter] { [NamedParameter("weight", weight), NamedParameter("bias", bias)] }
+}
+
+/// MLP (MODEL.md "Blocks"): fc2(GELU(fc1(x))), exact-erf GELU, dropout on the output in training.
+public final class MLP: Module {
+    public let fc1: Linear, fc2: Linear
+
+    public init(d: Int, hidden: Int, using rng: inout SplitMix64) {
+        fc1 = Linear(d, hidden, using: &rng); fc2 = Linear(hidden, d, using: &rng)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(x).gelu()) }
+
+    public var parameters: [NamedParameter] { nested(("fc1", fc1), ("fc2", fc2)) }
+}
+
+/// Whether dropout is active, and the generator it draws from.
+public enum Mode {
+    case inference
+    case training(dropout: Float)
+
+    var dropout: Float { if case .training(let p) = self { return p } else { return 0 } }
+}
