@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "MediaTests", dependencies: ["Engine", "Media", "CPNG", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "Media", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Engine", "Media", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),
     ]
 )

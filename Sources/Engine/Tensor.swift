@@ -170,3 +170,13 @@ extension Tensor {
         return try withExtendedLifetime(c) { try body(c.storage.pointer + c.offset) }
     }
 }
+
+extension Tensor {
+    /// Overwrites this tensor's elements with `source`'s (same shape), in place. For loading
+    /// parameters: the tensor must be dense and is not recorded on the tape.
+    public func assign(_ source: Tensor) {
+        precondition(source.shape == shape, "assign: shape \(source.shape) into \(shape)")
+        precondition(isContiguous, "assign needs a dense destination, shape \(shape) strides \(strides)")
+        copyElements(of: source, into: storage.pointer + offset)
+    }
+}

@@ -1,0 +1,54 @@
+import Datasets
+import Engine
+import Foundation
+import Media
+
+/// Reading and writing models as safetensors checkpoints (MODEL.md "File"): every parameter as an
+/// F32 tensor under its MODEL.md name, and `__metadata__` with `format` = "glassbox",
+/// `glassbox.config` (the config JSON) and `glassbox.vocab` (the vocabulary as a JSON array).
+extension CaptionModel {
+    public func checkpoint() -> SafeTensorsFile {
+        let vocab = String(decoding: try! JSONSerialization.data(withJSONObject: vocabulary.tokens, options: [.withoutEscapingSlashes]), as: UTF8.self)
+        return SafeTensorsFile(tensors: Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) }),
+                               metadata: ["format": "glassbox", "glassbox.config": config.json(), "glassbox.vocab": vocab])
+    }
+
+    /// Writes the checkpoint atomically (temporary file, then rename).
+    public func save(to url: URL) throws { try checkpoint().write(to: url) }
+
+    /// Loads a checkpoint, checking its metadata, its config, and that its tensors are exactly the
+    /// ones the config implies, with the right shapes. Errors name the file and the problem.
+    public static func load(contentsOf url: URL) throws -> CaptionModel {
+        try load(SafeTensorsFile.read(contentsOf: url), source: url.lastPathComponent)
+    }
+
+    public static func load(_ file: SafeTensorsFile, source: String) throws -> CaptionModel {
+        func fail(_ problem: String) -> MediaError { MediaError(source: source, problem: problem) }
+        guard file.metadata["format"] == "glassbox" else { throw fail("not a Glassbox checkpoint (metadata 'format' is not 'glassbox')") }
+        guard let configJSON = file.metadata["glassbox.config"] else { throw fail("metadata has no 'glassbox.config'") }
+        let config: ModelConfig
+        do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(configJSON.utf8)) } catch {
+            throw fail("bad 'glassbox.config' (\(describeDecodingError(error)))")
+        }
+        do { try config.validate() } catch { throw fail("bad 'glassbox.config': \(error)") }
+        guard let vocabJSON = file.metadata["glassbox.vocab"],
+              let tokens = try? JSONSerialization.jsonObject(with: Data(vocabJSON.utf8)) as? [String] else {
+            throw fail("metadata 'glassbox.vocab' is missing or not a JSON array of strings")
+        }
+        let vocabulary: Vocabulary
+        do { vocabulary = try Vocabulary(tokens: tokens) } catch { throw fail("bad 'glassbox.vocab': \(error)") }
+        let model = CaptionModel(config: config, vocabulary: vocabulary, seed: 0)
+        let expected = model.parameters
+        let names = Set(expected.map(\.name))
+        if let extra = file.tensors.keys.sorted().first(where: { !names.contains($0) }) {
+            throw fail("unexpected tensor '\(extra)' for this config")
+        }
+        for p in expected {
+            guard let t = file.tensors[p.name] else { throw fail("missing tensor '\(p.name)'") }
+            guard t.shape == p.tensor.shape else { throw fail("tensor '\(p.name)' has shape \(t.shape), the config needs \(p.tensor.shape)") }
+            guard t.scalars.allSatisfy(\.isFinite) else { throw fail("tensor '\(p.name)' holds NaN or infinite values") }
+            p.tensor.assign(t)
+        }
+        return model
+    }
+}
