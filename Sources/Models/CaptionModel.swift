@@ -92,19 +92,26 @@ public final class CaptionModel: Module {
 
     // MARK: Forward
 
-    /// Logits [B, L, V] for decoder inputs whose token embeddings are `tokenEmbeddings` [B, L, d];
-    /// logits at position t predict token t+1.
-    public func logits(image: Tensor?, audio: Tensor?, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
-                       observe: AttentionObserver? = nil) -> Tensor {
-        let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
-        precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
+    /// The encoded inputs [B, M, d]: image tokens then audio tokens (the cross-attention memory,
+    /// or the prefix of the concatenated sequence). Computed once per input, reused by decoders.
+    public func encodePrefix(image: Tensor?, audio: Tensor?, mode: Mode, rng: inout SplitMix64,
+                             observe: AttentionObserver? = nil) -> Tensor {
         precondition((image != nil) == (config.image != nil) && (audio != nil) == (config.audio != nil),
                      "inputs must match the config's modalities (image: \(config.image != nil), audio: \(config.audio != nil))")
         var prefix: [Tensor] = []
         if let image { prefix.append(encodeImage(image, mode: mode, rng: &rng, observe: observe)) }
         if let audio { prefix.append(encodeAudio(audio, mode: mode, rng: &rng, observe: observe)) }
+        return prefix.count == 1 ? prefix[0] : Tensor.concatenate(prefix, axis: 1)
+    }
+
+    /// Logits [B, L, V] for decoder inputs with token embeddings [B, L, d] given the encoded
+    /// prefix [B, M, d]; logits at position t predict token t+1.
+    public func decode(prefix memory: Tensor, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
+                       observe: AttentionObserver? = nil) -> Tensor {
+        let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
+        precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
+        precondition(memory.shape[0] == b, "prefix batch \(memory.shape[0]) differs from text batch \(b)")
         let text = tokenEmbeddings + textPosition.sliced(axis: 0, 0..<l) + modality.sliced(axis: 0, 2..<3)
-        let memory = prefix.count == 1 ? prefix[0] : Tensor.concatenate(prefix, axis: 1)  // [B, M, d]
         let m = memory.shape[1]
         var h: Tensor
         switch config.fusion {
@@ -120,8 +127,14 @@ public final class CaptionModel: Module {
                 h = block(h, memory: memory, causalMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
             }
         }
-        precondition(h.shape == [b, l, config.dModel])
         return head(sharedNorm(h))
+    }
+
+    /// Logits [B, L, V] for decoder inputs whose token embeddings are `tokenEmbeddings` [B, L, d].
+    public func logits(image: Tensor?, audio: Tensor?, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
+                       observe: AttentionObserver? = nil) -> Tensor {
+        let memory = encodePrefix(image: image, audio: audio, mode: mode, rng: &rng, observe: observe)
+        return decode(prefix: memory, tokenEmbeddings: tokenEmbeddings, mode: mode, rng: &rng, observe: observe)
     }
 
     /// Logits for decoder input ids [B, L].

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Datasets
+import Dispatch
+import Engine
+import Foundation
+import Models
+
+/// `glassbox train` (CLI.md).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a caption model; writes model.safetensors, metrics.json, log.jsonl and loss.png.",
+        discussion: """
+        Ctrl-C (or SIGTERM) saves a checkpoint and exits; --resume continues exactly where it stopped.
+        Example: glassbox train --data data/shapes --out runs/shapes --config caption-small
+        """)
+
+    @Option(help: "Dataset folder (captions.json in the COCO layout).") var data: String
+    @Option(help: "Run folder for the model and logs.") var out: String
+    @Option(help: "Built-in config name (\(ModelConfig.builtIn.keys.sorted().joined(separator: ", "))) or a JSON file.") var config = "caption-small"
+    @Option(help: "Optimizer steps.") var steps: Int?
+    @Option(help: "Batch size.") var batch: Int?
+    @Option(help: "Peak learning rate.") var lr: Float?
+    @Option(help: "Random seed (initialisation, batches, augmentation, dropout).") var seed: UInt64 = 0
+    @Option(help: "Augmentations: 'none', modalities (image,text,audio) or names (flip,crop,rotate,jitter,noise,…).") var augment = "flip"
+    @Option(help: "Validation every N steps.") var evalEvery: Int?
+    @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+
+    func run() throws {
+        let runURL = URL(fileURLWithPath: out)
+        var options = TrainingOptions()
+        if let steps { guard steps > 0 else { throw UserError("--steps must be positive, got \(steps)") }; options.steps = steps }
+        if let batch { guard batch > 0 else { throw UserError("--batch must be positive, got \(batch)") }; options.batchSize = batch }
+        if let lr { guard lr > 0, lr.isFinite else { throw UserError("--lr must be a positive number, got \(lr)") }; options.learningRate = lr }
+        if let evalEvery { guard evalEvery > 0 else { throw UserError("--eval-every must be positive") }; options.evalEvery = evalEvery }
+        options.seed = seed
+        options.augment = try Augmentations.parse(augment)
+
+        let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
+        let lastURL = runURL.appendingPathComponent("last.safetensors")
+        let model: CaptionModel
+        if resume {
+            guard FileManager.default.fileExists(atPath: lastURL.path) else { throw UserError("\(out): no run to resume (no last.safetensors)") }
+            model = try CaptionModel.load(contentsOf: lastURL)
+        } else {
+            if FileManager.default.fileExists(atPath: runURL.appendingPathComponent("model.safetensors").path) || FileManager.default.fileExists(atPath: lastURL.path) {
+                throw UserError("\(out) already holds a training run; use --resume to continue it, or another --out")
+            }
+            let modelConfig = try ModelConfig.load(config)
+            let captions = dataset.split("train").flatMap(\.captions)
+            guard !captions.isEmpty else { throw UserError("\(data): the train split has no captions") }
+            model = CaptionModel(config: modelConfig, vocabulary: Vocabulary(captions: captions, minCount: options.minWordCount), seed: seed)
+        }
+        let features = audioFeatureLoader(model.config)
+        let train = try TrainingSet(dataset: dataset, split: "train", config: model.config, audioFeatures: features)
+        let val = try TrainingSet(dataset: dataset, split: "val", config: model.config, limit: options.validationLimit, audioFeatures: features)
+        let trainer = try Trainer(model: model, train: train, validation: val.count > 0 ? val : nil, options: options, run: runURL)
+        if resume { try trainer.resume() }
+
+        let stop = StopFlag()
+        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.set() }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        FileHandle.standardError.write(Data("train: \(train.count) examples, \(val.count) for validation, \(model.parameterCount) parameters, \(model.config.fusion.rawValue) fusion\n".utf8))
+        let bar = Progress("train", total: options.steps)
+        let finished = try trainer.run(shouldStop: stop.isSet) { p in bar.update(p.step, extra: String(format: "loss %.3f", p.loss)) }
+        if !finished {
+            FileHandle.standardError.write(Data("\ninterrupted at step \(trainer.step); saved. Continue with --resume.\n".utf8))
+            throw ExitCode(130)
+        }
+        print("trained \(trainer.step) steps; model: \(out)/model.safetensors")
+    }
+}
+
+/// A flag set from a signal handler's queue and polled by the training loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    func isSet() -> Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// How audio files become [T, n_mels] features for a config (MODEL.md "Audio").
+func audioFeatureLoader(_ config: ModelConfig) -> ((URL) throws -> Tensor)? {
+    guard config.audio != nil else { return nil }
+    return { _ in throw UserError("audio input is not available yet") }
+}

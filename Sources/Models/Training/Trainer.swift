@@ -1,0 +1,236 @@
+import Datasets
+import Engine
+import Foundation
+import Media
+
+/// One line of `log.jsonl`.
+public struct LogEntry: Codable, Equatable, Sendable {
+    public var step: Int
+    public var loss: Float
+    public var learningRate: Float
+    public var gradientNorm: Float
+    public var seconds: Double
+    public var validationLoss: Float?
+    public var validationBLEU4: Double?
+    enum CodingKeys: String, CodingKey {
+        case step, loss, learningRate = "lr", gradientNorm = "grad_norm", seconds, validationLoss = "val_loss", validationBLEU4 = "val_bleu4"
+    }
+}
+
+/// What the trainer reports after each step (for a progress bar).
+public struct TrainingProgress: Sendable {
+    public var step: Int, totalSteps: Int, loss: Float, stepsPerSecond: Double
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Caption training with teacher forcing (issue 4): AdamW with warm-up + cosine schedule, global
+/// gradient clipping, dropout, augmentation, periodic validation with best-checkpoint keeping,
+/// atomic checkpoints with the full training state, exact resume, clean stop on request, and a
+/// NaN/Inf guard.
+///
+/// Files in the run folder: `model.safetensors` (best validation loss so far), `last.safetensors`
+/// + `train_state.safetensors` (latest, for `--resume`), `log.jsonl`, `metrics.json`, `loss.png`.
+/// Determinism: the batch of step s and its augmentation and dropout draw from generators seeded
+/// by (seed, s), so a resumed run sees exactly what the uninterrupted run would have seen.
+public final class Trainer {
+    public let model: CaptionModel
+    public let train: TrainingSet
+    public let validation: TrainingSet?
+    public let options: TrainingOptions
+    public let run: URL
+    private var optimizer = AdamW()
+    public private(set) var step = 0
+    public private(set) var log: [LogEntry] = []
+    private var bestValidationLoss: Float = .infinity
+    private var bestStep: Int?
+    private var elapsed: Double = 0
+
+    public init(model: CaptionModel, train: TrainingSet, validation: TrainingSet?, options: TrainingOptions, run: URL) throws {
+        guard train.count > 0 else { throw TrainingError("the training split is empty") }
+        guard options.steps > 0, options.batchSize > 0 else { throw TrainingError("steps and batch size must be positive") }
+        self.model = model; self.train = train; self.validation = validation; self.options = options; self.run = run
+        optimizer = AdamW(weightDecay: options.weightDecay)
+        model.setRequiresGrad(true)
+    }
+
+    // MARK: Files
+
+    var lastURL: URL { run.appendingPathComponent("last.safetensors") }
+    var stateURL: URL { run.appendingPathComponent("train_state.safetensors") }
+    var bestURL: URL { run.appendingPathComponent("model.safetensors") }
+
+    /// Writes weights (with their step) and the training state, each atomically; the step in
+    /// both lets `resume` detect a pair torn by a crash between the two renames.
+    func saveCheckpoint() throws {
+        var weights = model.checkpoint()
+        weights.metadata["glassbox.step"] = String(step)
+        try weights.write(to: lastURL)
+        var state = SafeTensorsFile(tensors: optimizer.stateTensors, metadata: [:])
+        let encoder = JSONEncoder(); encoder.outputFormatting = [.sortedKeys]
+        state.metadata = [
+            "glassbox.step": String(step),
+            "glassbox.options": String(decoding: try encoder.encode(options), as: UTF8.self),
+            "glassbox.best_step": bestStep.map(String.init) ?? "",
+            "glassbox.best_val_loss": bestValidationLoss.isFinite ? String(bestValidationLoss) : "",
+            "glassbox.elapsed": String(elapsed),
+        ]
+        try state.write(to: stateURL)
+        try writeLog()
+    }
+
+    /// Restores weights, optimizer, step and log from the run folder.
+    public func resume() throws {
+        let weights = try SafeTensorsFile.read(contentsOf: lastURL)
+        let state = try SafeTensorsFile.read(contentsOf: stateURL)
+        guard let s = state.metadata["glassbox.step"], let saved = Int(s), weights.metadata["glassbox.step"] == s else {
+            throw TrainingError("\(run.path): last.safetensors and train_state.safetensors are from different steps; cannot resume exactly")
+        }
+        let savedOptions = try JSONDecoder().decode(TrainingOptions.self, from: Data((state.metadata["glassbox.options"] ?? "").utf8))
+        var comparable = savedOptions; comparable.steps = options.steps
+        guard comparable == options else {
+            throw TrainingError("--resume needs the same settings as the run in \(run.path) (only --steps may change)")
+        }
+        let loaded = try CaptionModel.load(weights, source: "last.safetensors")
+        guard loaded.config == model.config, loaded.vocabulary == model.vocabulary else {
+            throw TrainingError("\(run.path): the checkpoint's config or vocabulary differs from this run's")
+        }
+        for (p, q) in zip(model.parameters, loaded.parameters) { p.tensor.assign(q.tensor) }
+        try optimizer.loadState(state.tensors)
+        step = saved
+        bestStep = Int(state.metadata["glassbox.best_step"] ?? "")
+        bestValidationLoss = Float(state.metadata["glassbox.best_val_loss"] ?? "") ?? .infinity
+        elapsed = Double(state.metadata["glassbox.elapsed"] ?? "") ?? 0
+        if let data = FileManager.default.contents(atPath: run.appendingPathComponent("log.jsonl").path) {
+            log = String(decoding: data, as: UTF8.self).split(separator: "\n")
+                .compactMap { try? JSONDecoder().decode(LogEntry.self, from: Data($0.utf8)) }.filter { $0.step <= step }
+        }
+    }
+
+    func writeLog() throws {
+        let encoder = JSONEncoder(); encoder.outputFormatting = [.sortedKeys]
+        let lines = try log.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+        try writeAtomically(Array(lines.utf8), to: run.appendingPathComponent("log.jsonl"))
+    }
+
+    // MARK: Sampling
+
+    /// Indices of the batch at `step`: consecutive slices of per-epoch permutations.
+    func batchIndices(_ step: Int) -> [Int] {
+        let n = train.count, b = options.batchSize
+        var out: [Int] = []
+        var cachedEpoch = -1, order: [Int] = []
+        for k in 0..<b {
+            let position = step * b + k
+            let epoch = position / n
+            if epoch != cachedEpoch {
+                var rng = SplitMix64(seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ 0x5151)
+                order = Array(0..<n).shuffled(using: &rng)
+                cachedEpoch = epoch
+            }
+            out.append(order[position % n])
+        }
+        return out
+    }
+
+    func stepGenerator(_ step: Int) -> SplitMix64 {
+        var r = SplitMix64(seed: options.seed &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
+        _ = r.next()
+        return r
+    }
+
+    /// Mean teacher-forced loss of a batch.
+    func loss(_ batch: Batch, mode: Mode, rng: inout SplitMix64) -> Tensor {
+        let logits = model.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: mode, rng: &rng)
+        return logits.reshaped([-1, model.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
+    }
+
+    // MARK: Loop
+
+    /// Trains from the current step to `options.steps`. `shouldStop` is polled between steps
+    /// (SIGINT/SIGTERM): the run then saves and returns. Throws on a non-finite loss, naming the
+    /// step, after keeping the last good checkpoint.
+    public func run(shouldStop: () -> Bool = { false }, progress: (TrainingProgress) -> Void = { _ in }) throws -> Bool {
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let schedule = options.schedule
+        let start = Date()
+        let startElapsed = elapsed, startStep = step
+        var recent: [Float] = []
+        while step < options.steps {
+            if shouldStop() { try saveCheckpoint(); return false }
+            var rng = stepGenerator(step)
+            let batch = train.batch(batchIndices(step), vocabulary: model.vocabulary, augment: options.augment, using: &rng)
+            model.zeroGrad()
+            let l = loss(batch, mode: .training(dropout: model.config.dropout), rng: &rng)
+            let value = l.item
+            guard value.isFinite else {
+                throw TrainingError("loss is \(value) at step \(step + 1); stopped, the last good checkpoint is \(lastURL.path) (step \(lastGoodStep()))")
+            }
+            l.backward()
+            let params = model.parameters
+            let norm = clipGradientNorm(params, maxNorm: options.clipNorm)
+            let lr = schedule.learningRate(atStep: step)
+            optimizer.step(params, learningRate: lr)
+            step += 1
+            elapsed = startElapsed + Date().timeIntervalSince(start)
+            recent.append(value)
+            progress(TrainingProgress(step: step, totalSteps: options.steps, loss: value,
+                                      stepsPerSecond: Double(step - startStep) / max(Date().timeIntervalSince(start), 1e-9)))
+            let evaluate = step % options.evalEvery == 0 || step == options.steps
+            if step % options.logEvery == 0 || evaluate {
+                var entry = LogEntry(step: step, loss: recent.reduce(0, +) / Float(recent.count), learningRate: lr, gradientNorm: norm, seconds: elapsed)
+                recent = []
+                if evaluate, let v = validationLoss() {
+                    entry.validationLoss = v
+                    if v < bestValidationLoss { bestValidationLoss = v; bestStep = step; try model.save(to: bestURL) }
+                }
+                log.append(entry)
+                try writeLog()
+            }
+            if step % options.checkpointEvery == 0 || step == options.steps { try saveCheckpoint() }
+        }
+        if validation == nil || bestStep == nil { try model.save(to: bestURL) }
+        try writeSummary()
+        return true
+    }
+
+    private func lastGoodStep() -> String {
+        guard let state = try? SafeTensorsFile.read(contentsOf: stateURL) else { return "none saved yet" }
+        return state.metadata["glassbox.step"] ?? "?"
+    }
+
+    /// Mean teacher-forced loss over the validation examples (no augmentation, no dropout).
+    public func validationLoss() -> Float? {
+        guard let validation, validation.count > 0 else { return nil }
+        model.setRequiresGrad(false)
+        defer { model.setRequiresGrad(true) }
+        var total: Double = 0, batches = 0
+        var rng = SplitMix64(seed: 0)
+        for start in stride(from: 0, to: validation.count, by: 64) {
+            let batch = validation.batch(Array(start..<min(start + 64, validation.count)), vocabulary: model.vocabulary, augment: nil, using: &rng)
+            total += Double(loss(batch, mode: .inference, rng: &rng).item)
+            batches += 1
+        }
+        return Float(total / Double(batches))
+    }
+
+    /// metrics.json and loss.png.
+    public func writeSummary() throws {
+        var summary: [String: Any] = [
+            "steps": step, "seconds": elapsed, "steps_per_second": Double(step) / max(elapsed, 1e-9),
+            "parameters": model.parameterCount, "batch_size": options.batchSize,
+            "final_train_loss": Double(log.last?.loss ?? .nan),
+        ]
+        if let bestStep { summary["best_step"] = bestStep; summary["best_val_loss"] = Double(bestValidationLoss) }
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+        try writeAtomically(Array(data), to: run.appendingPathComponent("metrics.json"))
+        let chart = LineChart(title: "Training", xLabel: "step", yLabel: "loss", series: [
+            .init(name: "train", points: log.map { (Double($0.step), Double($0.loss)) }, color: [31, 119, 180]),
+            .init(name: "validation", points: log.compactMap { e in e.validationLoss.map { (Double(e.step), Double($0)) } }, color: [255, 127, 14]),
+        ], logY: true)
+        try writeAtomically(try PNG.encode(chart.render().image), to: run.appendingPathComponent("loss.png"))
+    }
+}

@@ -1,0 +1,134 @@
+import Datasets
+import Engine
+import Foundation
+import Media
+
+/// One mini-batch: inputs and teacher-forcing targets.
+public struct Batch {
+    /// [B, S, S, C], normalised (MODEL.md "Image").
+    public var image: Tensor?
+    /// [B, T, n_mels].
+    public var audio: Tensor?
+    /// Decoder inputs [B, L]: `<bos>` w1 … wn, padded with `<pad>`.
+    public var inputs: IndexArray
+    /// Targets [B·L]: w1 … wn `<eos>`, padded with `<pad>` (ignored by the loss).
+    public var targets: IndexArray
+}
+
+/// Which augmentations training applies, per modality (evaluation never augments).
+public struct Augmentations: Codable, Equatable, Sendable {
+    public var image: [String] = []
+    public var text: [String] = []
+    public var audio: [String] = []
+    public init(image: [String] = [], text: [String] = [], audio: [String] = []) { self.image = image; self.text = text; self.audio = audio }
+
+    /// Parses `--augment`: a comma-separated list of augmentation names (`flip,crop,noise`) or
+    /// modality names (`image` = every image augmentation; `none`).
+    public static func parse(_ list: String) throws -> Augmentations {
+        var out = Augmentations()
+        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty && item != "none" {
+            switch item {
+            case "image": out.image = ImageAugmentation.allCases.map(\.rawValue)
+            case "text": out.text = TextAugmentation.allCases.map(\.rawValue)
+            case "audio": out.audio = AudioAugmentationName.allCases.map(\.rawValue)
+            default:
+                if ImageAugmentation(rawValue: item) != nil { out.image.append(item) }
+                else if TextAugmentation(rawValue: item) != nil { out.text.append(item) }
+                else if AudioAugmentationName(rawValue: item) != nil { out.audio.append(item) }
+                else {
+                    let known = ["image", "text", "audio", "none"] + ImageAugmentation.allCases.map(\.rawValue)
+                        + TextAugmentation.allCases.map(\.rawValue) + AudioAugmentationName.allCases.map(\.rawValue)
+                    throw DatasetError("unknown augmentation '\(item)' (known: \(known.joined(separator: ", ")))")
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Names of the audio augmentations (implemented in Datasets' AudioAugmentation).
+public enum AudioAugmentationName: String, CaseIterable, Sendable { case noise = "audio-noise", shift, speed, specaugment }
+
+/// The examples of one split held in memory, ready to batch: images at the model's size as
+/// 8-bit samples, audio as log-mel features, captions as word lists.
+public final class TrainingSet {
+    public struct Item {
+        public var pixels: [UInt8]?
+        public var audio: Tensor?
+        public var captions: [[String]]
+    }
+    public let items: [Item]
+    public let config: ModelConfig
+
+    /// Loads a split. `audioFeatures` maps an audio file to its [T, n_mels] features (MODEL.md
+    /// "Audio"); needed only when the config has audio.
+    public init(dataset: CaptionDataset, split: String, config: ModelConfig, limit: Int? = nil,
+                audioFeatures: ((URL) throws -> Tensor)? = nil) throws {
+        self.config = config
+        var examples = dataset.split(split)
+        if let limit { examples = Array(examples.prefix(limit)) }
+        var items: [Item] = []
+        for e in examples {
+            var pixels: [UInt8]? = nil
+            if let ic = config.image {
+                let image = try PNG.read(contentsOf: e.image).converted(toChannels: ic.channels)
+                if image.width == ic.size && image.height == ic.size { pixels = image.pixels } else {
+                    pixels = Image(ImageOps.resize(image.tensor, height: ic.size, width: ic.size)).pixels
+                }
+            }
+            var audio: Tensor? = nil
+            if config.audio != nil {
+                guard let url = e.audio else { throw DatasetError("image \(e.imageId) has no audio_file, but the config needs audio") }
+                guard let audioFeatures else { throw DatasetError("audio features are not available") }
+                audio = try audioFeatures(url)
+            }
+            items.append(Item(pixels: pixels, audio: audio, captions: e.captions.map(Tokenizer.words)))
+        }
+        self.items = items
+    }
+
+    public var count: Int { items.count }
+
+    /// A batch of the given items. With `augment` (training), each image goes through the chosen
+    /// image augmentations, one reference caption is drawn at random and goes through the text
+    /// augmentations; without, the first reference is used.
+    public func batch(_ indices: [Int], vocabulary: Vocabulary, augment: Augmentations?, using rng: inout SplitMix64) -> Batch {
+        let maxWords = config.text.maxLen - 1
+        var images: [Float] = [], audios: [Float] = []
+        var captions: [[Int32]] = []
+        for i in indices {
+            let item = items[i]
+            var words = augment != nil ? item.captions.randomElement(using: &rng)! : item.captions[0]
+            if let ic = config.image, let pixels = item.pixels {
+                var sample = ImageAugmentation.Sample(image: Tensor(pixels.map(Float.init), shape: [ic.size, ic.size, ic.channels]), words: words)
+                for name in augment?.image ?? [] { sample = ImageAugmentation(rawValue: name)!.apply(sample, using: &rng) }
+                words = sample.words
+                images += ImageOps.normalize(sample.image).scalars
+            }
+            if let audio = item.audio {
+                var features = audio
+                for name in augment?.audio ?? [] { features = AudioAugmentation.applyToFeatures(name, features, using: &rng) }
+                audios += features.scalars
+            }
+            for name in augment?.text ?? [] { words = TextAugmentation(rawValue: name)!.apply(words, using: &rng) }
+            captions.append(Array(words.prefix(maxWords).map(vocabulary.id)))
+        }
+        let b = indices.count
+        let l = (captions.map(\.count).max() ?? 0) + 1
+        var inputs = [Int32](repeating: Vocabulary.pad, count: b * l), targets = inputs
+        for (r, ids) in captions.enumerated() {
+            inputs[r * l] = Vocabulary.bos
+            for (t, id) in ids.enumerated() { inputs[r * l + t + 1] = id; targets[r * l + t] = id }
+            targets[r * l + ids.count] = Vocabulary.eos
+        }
+        let image = config.image.map { Tensor(images, shape: [b, $0.size, $0.size, $0.channels]) }
+        let audio = config.audio.map { Tensor(audios, shape: [b, $0.frameCount, $0.nMels]) }
+        return Batch(image: image, audio: audio, inputs: IndexArray(inputs, shape: [b, l]), targets: IndexArray(targets, shape: [b * l]))
+    }
+}
+
+/// Audio augmentations applied to features during batching (placeholder until the audio layer
+/// lands: identity).
+enum AudioAugmentation {
+    static func applyToFeatures(_ name: String, _ x: Tensor, using rng: inout SplitMix64) -> Tensor { x }
+}
