@@ -76,8 +76,11 @@ extension Tokenizer {
     /// "-lrb-": its list is upper case but it lowercases first), "#", "red/blue" and "3.5" (PTB keeps
     /// each whole; here "/" and "." are dropped and split the word).
     public static func metricWords(_ text: String) -> [String] {
-        words(text).filter { word in !word.unicodeScalars.allSatisfy(isPunctuation) }
+        words(text).filter { !isPunctuation($0) }
     }
+
+    /// Whether a token is punctuation only (dropped before scoring).
+    public static func isPunctuation(_ word: String) -> Bool { word.unicodeScalars.allSatisfy(isPunctuation) }
 
     private static func isPunctuation(_ u: Unicode.Scalar) -> Bool {
         switch u.properties.generalCategory {

@@ -46,6 +46,7 @@ public final class Trainer {
     public private(set) var step = 0
     public private(set) var log: [LogEntry] = []
     private var bestValidationLoss: Float = .infinity
+    private var bestValidationBLEU4: Double = -1
     private var bestStep: Int?
     private var elapsed: Double = 0
 
@@ -76,6 +77,7 @@ public final class Trainer {
             "glassbox.options": String(decoding: try encoder.encode(options), as: UTF8.self),
             "glassbox.best_step": bestStep.map(String.init) ?? "",
             "glassbox.best_val_loss": bestValidationLoss.isFinite ? String(bestValidationLoss) : "",
+            "glassbox.best_val_bleu4": String(bestValidationBLEU4),
             "glassbox.elapsed": String(elapsed),
         ]
         try state.write(to: stateURL)
@@ -103,6 +105,7 @@ public final class Trainer {
         step = saved
         bestStep = Int(state.metadata["glassbox.best_step"] ?? "")
         bestValidationLoss = Float(state.metadata["glassbox.best_val_loss"] ?? "") ?? .infinity
+        bestValidationBLEU4 = Double(state.metadata["glassbox.best_val_bleu4"] ?? "") ?? -1
         elapsed = Double(state.metadata["glassbox.elapsed"] ?? "") ?? 0
         if let data = FileManager.default.contents(atPath: run.appendingPathComponent("log.jsonl").path) {
             log = String(decoding: data, as: UTF8.self).split(separator: "\n")
@@ -184,8 +187,13 @@ public final class Trainer {
                 var entry = LogEntry(step: step, loss: recent.reduce(0, +) / Float(recent.count), learningRate: lr, gradientNorm: norm, seconds: elapsed)
                 recent = []
                 if evaluate, let v = validationLoss() {
+                    // Best checkpoint: highest validation BLEU-4, then lowest validation loss.
+                    let bleu = validationScores()?.bleu4 ?? 0
                     entry.validationLoss = v
-                    if v < bestValidationLoss { bestValidationLoss = v; bestStep = step; try model.save(to: bestURL) }
+                    entry.validationBLEU4 = bleu
+                    if bleu > bestValidationBLEU4 || (bleu == bestValidationBLEU4 && v < bestValidationLoss) {
+                        bestValidationLoss = v; bestValidationBLEU4 = bleu; bestStep = step; try model.save(to: bestURL)
+                    }
                 }
                 log.append(entry)
                 try writeLog()
@@ -217,6 +225,14 @@ public final class Trainer {
         return Float(total / Double(batches))
     }
 
+    /// Caption metrics of greedy captions on the validation examples.
+    public func validationScores() -> CaptionScores? {
+        guard let validation, validation.count > 0 else { return nil }
+        model.setRequiresGrad(false)
+        defer { model.setRequiresGrad(true) }
+        return evaluateCaptions(model: model, set: validation, strategy: .greedy)
+    }
+
     /// metrics.json and loss.png.
     public func writeSummary() throws {
         var summary: [String: Any] = [
@@ -224,7 +240,9 @@ public final class Trainer {
             "parameters": model.parameterCount, "batch_size": options.batchSize,
             "final_train_loss": Double(log.last?.loss ?? .nan),
         ]
-        if let bestStep { summary["best_step"] = bestStep; summary["best_val_loss"] = Double(bestValidationLoss) }
+        if let bestStep {
+            summary["best_step"] = bestStep; summary["best_val_loss"] = Double(bestValidationLoss); summary["best_val_bleu4"] = bestValidationBLEU4
+        }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         try writeAtomically(Array(data), to: run.appendingPathComponent("metrics.json"))
         let chart = LineChart(title: "Training", xLabel: "step", yLabel: "loss", series: [

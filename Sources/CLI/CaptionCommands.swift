@@ -1,0 +1,93 @@
+import ArgumentParser
+import Datasets
+import Engine
+import Foundation
+import Media
+import Models
+
+/// `glassbox caption` (CLI.md).
+struct CaptionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "caption",
+        abstract: "Caption an image (and audio clip) with a trained model.",
+        discussion: "Example: glassbox caption --model runs/shapes/model.safetensors --image data/shapes/images/000010.png --json")
+
+    @Option(help: "Model checkpoint (.safetensors).") var model: String
+    @Option(help: "Input image (PNG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Beam width (1 = greedy).") var beam = 1
+    @Option(help: "Sample with this temperature instead of searching.") var temperature: Float?
+    @Option(help: "With --temperature: sample only among the K most probable words (0 = all).") var topK = 0
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Flag(help: "Print {caption, words, token_ids, logprobs} as JSON.") var json = false
+
+    func run() throws {
+        guard beam >= 1 else { throw UserError("--beam must be at least 1, got \(beam)") }
+        if let t = temperature { guard t > 0, t.isFinite else { throw UserError("--temperature must be positive, got \(t)") } }
+        guard topK >= 0 else { throw UserError("--top-k must be ≥ 0, got \(topK)") }
+        let net = try loadModel(model)
+        let (imageInput, audioInput) = try modelInputs(net.config, image: image, audio: audio)
+        let strategy: DecodingStrategy = temperature.map { .sample(temperature: $0, topK: topK, seed: seed) } ?? (beam > 1 ? .beam(width: beam) : .greedy)
+        let caption = net.generate(image: imageInput, audio: audioInput, strategy: strategy)[0]
+        let words = net.vocabulary.decode(caption.tokenIds)
+        let text = Vocabulary.join(words)
+        if json {
+            let object: [String: Any] = ["caption": text, "words": words, "token_ids": caption.tokenIds.map(Int.init),
+                                         "logprobs": caption.logprobs.map(Double.init)]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(text)
+        }
+    }
+}
+
+/// `glassbox evaluate` (CLI.md): caption metrics of a split as JSON.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Caption a dataset split and score it: BLEU-1…4, CIDEr-D (as pycocoevalcap) and exact match.",
+        discussion: "Example: glassbox evaluate --model runs/shapes/model.safetensors --data data/shapes --split test")
+
+    @Option(help: "Model checkpoint (.safetensors).") var model: String
+    @Option(help: "Dataset folder.") var data: String
+    @Option(help: "Split: train, val or test.") var split = "test"
+    @Option(help: "Beam width (1 = greedy).") var beam = 1
+
+    func run() throws {
+        guard ["train", "val", "test"].contains(split) else { throw UserError("--split must be train, val or test, got '\(split)'") }
+        guard beam >= 1 else { throw UserError("--beam must be at least 1, got \(beam)") }
+        let net = try loadModel(model)
+        let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
+        let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config))
+        guard set.count > 0 else { throw UserError("\(data): the \(split) split is empty") }
+        let bar = Progress("evaluate", total: set.count)
+        let scores = evaluateCaptions(model: net, set: set, strategy: beam > 1 ? .beam(width: beam) : .greedy) { done, _ in bar.update(done) }
+        let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(scores), as: UTF8.self))
+    }
+}
+
+/// A checkpoint for inference (no gradients recorded).
+func loadModel(_ path: String) throws -> CaptionModel {
+    let model = try CaptionModel.load(contentsOf: URL(fileURLWithPath: path))
+    model.setRequiresGrad(false)
+    return model
+}
+
+/// The model inputs for one example, batch of 1, checked against the model's modalities.
+func modelInputs(_ config: ModelConfig, image: String?, audio: String?) throws -> (Tensor?, Tensor?) {
+    if config.image != nil && image == nil { throw UserError("this model needs --image") }
+    if config.audio != nil && audio == nil { throw UserError("this model needs --audio") }
+    if config.image == nil && image != nil { throw UserError("this model takes no image; drop --image") }
+    if config.audio == nil && audio != nil { throw UserError("this model takes no audio; drop --audio") }
+    var imageInput: Tensor? = nil, audioInput: Tensor? = nil
+    if let ic = config.image, let image {
+        let t = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic)
+        imageInput = t.reshaped([1] + t.shape)
+    }
+    if config.audio != nil, let audio, let loader = audioFeatureLoader(config) {
+        let t = try loader(URL(fileURLWithPath: audio))
+        audioInput = t.reshaped([1] + t.shape)
+    }
+    return (imageInput, audioInput)
+}
