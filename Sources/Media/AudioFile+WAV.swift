@@ -34,7 +34,7 @@ extension AudioFile {
                 guard written == frames else { throw SndfileMemory.OpenError(code: sf_error(handle), reason: sndfileMessage(handle)) }
             }
         } catch let error as SndfileMemory.OpenError {
-            throw MediaError("cannot encode WAV (\(error.reason))")
+            throw MediaError(source: "WAV encoder", problem: "cannot encode WAV (\(error.reason))")
         }
         return memory.bytes
     }
@@ -58,7 +58,7 @@ extension AudioFile {
 /// give the system's reason (`strerror`).
 private func replaceFileContents(at url: URL, with bytes: [UInt8]) throws {
     let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
-    func failure() -> MediaError { MediaError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+    func failure() -> MediaError { MediaError(source: url.lastPathComponent, problem: "cannot write (\(String(cString: strerror(errno))))") }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw failure() }
     var done = 0

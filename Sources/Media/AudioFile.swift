@@ -37,7 +37,7 @@ public enum AudioFile {
     /// promises more bytes than the file holds; a decoder error part way (e.g. FLAC "lost sync");
     /// fewer frames than the header promises; and a file with no samples at all.
     public static func decode(_ bytes: [UInt8], name: String = "audio", limits: Limits = Limits()) throws -> Audio {
-        guard !bytes.isEmpty else { throw MediaError("\(name): empty file, not audio") }
+        guard !bytes.isEmpty else { throw MediaError(source: name, problem: "empty file, not audio") }
         let memory = SndfileMemory(bytes: bytes)
         do {
             return try memory.withHandle(mode: Int32(SFM_READ)) { handle, info in
@@ -45,7 +45,7 @@ public enum AudioFile {
             }
         } catch let error as SndfileMemory.OpenError {
             let what = Int(error.code) == SF_ERR_UNRECOGNISED_FORMAT ? "not a supported audio file" : "cannot decode audio"
-            throw MediaError("\(name): \(what) (\(error.reason))")
+            throw MediaError(source: name, problem: "\(what) (\(error.reason))")
         }
     }
 
@@ -56,7 +56,7 @@ public enum AudioFile {
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         let (sampleBytes, overflow) = limits.maxSamples.multipliedReportingOverflow(by: 8)
         if !overflow, size > sampleBytes + (16 << 20) {
-            throw MediaError("\(url.path): \(size) bytes is too large for the limit of \(limits.maxSamples) samples")
+            throw MediaError(source: url.lastPathComponent, problem: "\(size) bytes is too large for the limit of \(limits.maxSamples) samples")
         }
         return try decode(readBytes(url), name: url.path, limits: limits)
     }
@@ -68,9 +68,9 @@ public enum AudioFile {
     private static func readSamples(_ handle: OpaquePointer, info: SF_INFO, wav: WAVDataChunk?,
                                     name: String, limits: Limits) throws -> Audio {
         let channels = Int(info.channels), rate = Int(info.samplerate)
-        guard channels > 0 else { throw MediaError("\(name): has no audio channels") }
+        guard channels > 0 else { throw MediaError(source: name, problem: "has no audio channels") }
         guard sampleRates.contains(rate) else {
-            throw MediaError("\(name): sample rate \(rate) Hz is outside \(sampleRates.lowerBound)…\(sampleRates.upperBound) Hz")
+            throw MediaError(source: name, problem: "sample rate \(rate) Hz is outside \(sampleRates.lowerBound)…\(sampleRates.upperBound) Hz")
         }
         // libsndfile reports SF_COUNT_MAX frames when it cannot tell the length (e.g. a cut Ogg stream).
         let knownFrames: Int? = info.frames >= 0 && info.frames < Int64.max ? Int(info.frames) : nil
@@ -78,7 +78,7 @@ public enum AudioFile {
         let claimed = [knownFrames, wav?.declaredFrames].compactMap { $0 }.max()
         if let claimed { try checkLimits(frames: claimed, channels: channels, rate: rate, name: name, limits: limits) }
         if let wav, wav.isTruncated {
-            throw MediaError("\(name): truncated: the data chunk promises \(wav.declaredBytes) bytes, the file holds \(wav.availableBytes)")
+            throw MediaError(source: name, problem: "truncated: the data chunk promises \(wav.declaredBytes) bytes, the file holds \(wav.availableBytes)")
         }
 
         var samples: [Float] = []
@@ -90,11 +90,11 @@ public enum AudioFile {
             samples.append(contentsOf: chunk[0..<(n * channels)])
             try checkLimits(frames: samples.count / channels, channels: channels, rate: rate, name: name, limits: limits)
         }
-        guard sf_error(handle) == 0 else { throw MediaError("\(name): cannot decode audio (\(sndfileMessage(handle)))") }
+        guard sf_error(handle) == 0 else { throw MediaError(source: name, problem: "cannot decode audio (\(sndfileMessage(handle)))") }
         let frames = samples.count / channels
-        guard frames > 0 else { throw MediaError("\(name): holds no audio samples") }
+        guard frames > 0 else { throw MediaError(source: name, problem: "holds no audio samples") }
         if let knownFrames, frames < knownFrames {
-            throw MediaError("\(name): truncated: decoded \(frames) of the \(knownFrames) frames the header promises")
+            throw MediaError(source: name, problem: "truncated: decoded \(frames) of the \(knownFrames) frames the header promises")
         }
         return Audio(sampleRate: rate, channelCount: channels, samples: samples)
     }
@@ -102,11 +102,11 @@ public enum AudioFile {
     private static func checkLimits(frames: Int, channels: Int, rate: Int, name: String, limits: Limits) throws {
         let seconds = Double(frames) / Double(rate)
         if seconds > limits.maxSeconds {
-            throw MediaError("\(name): \(String(format: "%.1f", seconds)) s of audio is over the \(decimal(limits.maxSeconds)) s limit")
+            throw MediaError(source: name, problem: "\(String(format: "%.1f", seconds)) s of audio is over the \(decimal(limits.maxSeconds)) s limit")
         }
         let (count, overflow) = frames.multipliedReportingOverflow(by: channels)
         if overflow || count > limits.maxSamples {
-            throw MediaError("\(name): \(frames) frames × \(channels) channels is over the limit of \(limits.maxSamples) samples")
+            throw MediaError(source: name, problem: "\(frames) frames × \(channels) channels is over the limit of \(limits.maxSamples) samples")
         }
     }
 

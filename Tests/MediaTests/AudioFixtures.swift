@@ -38,7 +38,7 @@ enum AudioFixtures {
 
 /// A `.npy` array (format 1.0/2.0, little-endian, C order) of int8, int16, int32 or float32,
 /// with its values widened to Double (exact for all four).
-struct NPYArray {
+struct FixtureNPY {
     let shape: [Int]
     let values: [Double]
 

@@ -9,7 +9,7 @@ import TestSupport
 /// Slaney filterbank against librosa, and MODEL.md's whole audio preprocessing.
 @Suite struct LogMelTests {
     static func signal(_ name: String) throws -> [Float] {
-        try NPYArray(contentsOf: AudioFixtures.url(name)).values.map { Float($0) / 32768 }  // int16 codes
+        try FixtureNPY(contentsOf: AudioFixtures.url(name)).values.map { Float($0) / 32768 }  // int16 codes
     }
 
     @Test func fixturesArePresent() { #expect(AudioFixtures.logMelCases.count == 4) }
@@ -18,7 +18,7 @@ import TestSupport
     func matchesWhisperReference(index: Int) throws {
         let c = AudioFixtures.logMelCases[index]
         let x = try Self.signal(c.input)
-        let expected = try NPYArray(contentsOf: AudioFixtures.url(c.expected))
+        let expected = try FixtureNPY(contentsOf: AudioFixtures.url(c.expected))
         let y = LogMelSpectrogram(nMels: c.nMels)(x)
         #expect(y.shape == [c.frames, c.nMels] && expected.shape == y.shape)
         let reference = Tensor(expected.values.map(Float.init), shape: expected.shape)
@@ -29,7 +29,7 @@ import TestSupport
     }
 
     @Test func filterbankMatchesLibrosa() throws {
-        let expected = try NPYArray(contentsOf: AudioFixtures.url("mel_40.npy"))
+        let expected = try FixtureNPY(contentsOf: AudioFixtures.url("mel_40.npy"))
         #expect(expected.shape == [40, 201])
         let w = MelFilterbank.weights(sampleRate: 16000, nFFT: 400, nMels: 40)
         let problems = mismatches(Tensor(w.map(Float.init), shape: [40, 201]), Tensor(expected.values.map(Float.init), shape: [40, 201]),
