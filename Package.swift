@@ -30,7 +30,9 @@ let package = Package(
 
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: optimize),
         .target(name: "Media", dependencies: ["Engine", "CPNG", "CSndfile"], swiftSettings: optimize),
-        .target(name: "Datasets", dependencies: ["Engine", "Media"], swiftSettings: optimize),
+        // Small shipped data (speech clips for the scenes dataset), as a resource bundle.
+        .target(name: "Assets", path: "Assets", sources: ["ShippedAssets.swift"], resources: [.copy("speech")]),
+        .target(name: "Datasets", dependencies: ["Engine", "Media", "Assets"], swiftSettings: optimize),
         .target(name: "Models", dependencies: ["Engine", "Media", "Datasets"], swiftSettings: optimize),
         .target(name: "Probes", dependencies: ["Engine", "Media"], path: "Probes", swiftSettings: optimize),
         .executableTarget(

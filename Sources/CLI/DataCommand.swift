@@ -20,13 +20,8 @@ struct DataCommand: ParsableCommand {
     func run() throws {
         let generator = DatasetGenerator(dataset: dataset, count: count, seed: seed, imageSize: imageSize)
         let progress = Progress("data \(dataset.rawValue)", total: count)
-        let speech = dataset == .scenes ? try loadSpeechBank() : nil
+        let speech = dataset == .scenes ? try SpeechBank.shipped() : nil
         try generator.write(to: URL(fileURLWithPath: out), speech: speech) { done, _ in progress.update(done) }
         print("wrote \(count) images to \(out) (captions.json, grounding.json)")
     }
-}
-
-/// The speech clips shipped in Assets/speech (scenes dataset).
-func loadSpeechBank() throws -> SpeechBank {
-    throw UserError("the scenes dataset is not built yet")
 }

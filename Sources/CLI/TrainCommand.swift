@@ -88,6 +88,7 @@ final class StopFlag: @unchecked Sendable {
 
 /// How audio files become [T, n_mels] features for a config (MODEL.md "Audio").
 func audioFeatureLoader(_ config: ModelConfig) -> ((URL) throws -> Tensor)? {
-    guard config.audio != nil else { return nil }
-    return { _ in throw UserError("audio input is not available yet") }
+    guard let audio = config.audio else { return nil }
+    let preprocessor = Preprocessing.audioPreprocessor(audio)
+    return { try preprocessor.features(contentsOf: $0) }
 }

@@ -17,7 +17,7 @@ public struct GroundedCaption: Equatable, Sendable {
 
     public var text: String { Vocabulary.join(words) }
 
-    init(_ parts: [(String, Reference)]) {
+    public init(_ parts: [(String, Reference)]) {
         words = parts.map(\.0)
         references = parts.map(\.1)
     }
@@ -29,7 +29,7 @@ public enum SceneCaptions {
         (withSize ? [(o.size.rawValue, .objects([k]))] : []) + [(o.colour.rawValue, .objects([k])), (o.kind.rawValue, .objects([k]))]
     }
 
-    static func words(_ s: String) -> [(String, GroundedCaption.Reference)] {
+    public static func words(_ s: String) -> [(String, GroundedCaption.Reference)] {
         s.split(separator: " ").map { (String($0), .none) }
     }
 

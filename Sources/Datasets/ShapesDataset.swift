@@ -74,9 +74,3 @@ public struct SpeechBank: Sendable {
     public var clips: [Clip]
     public init(clips: [Clip]) { self.clips = clips }
 }
-
-extension DatasetGenerator {
-    func scenesExample(_ i: Int, speech: SpeechBank, using rng: inout SplitMix64) -> GeneratedExample {
-        preconditionFailure("scenes dataset: not yet built")
-    }
-}

@@ -75,3 +75,12 @@ func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ g: Tensor) {
         for i in 0..<n { d[i] += a[i &* sa] }
     }
 }
+
+extension Tensor {
+    /// Adds `g` (same shape) to ``grad``, as a backward pass would: how gradients computed
+    /// elsewhere (another worker's replica) are combined into a leaf's.
+    public func accumulateGradient(_ g: Tensor) {
+        precondition(requiresGrad, "accumulateGradient on a tensor that does not require a gradient")
+        accumulateGrad(g)
+    }
+}

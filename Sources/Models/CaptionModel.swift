@@ -24,35 +24,49 @@ public final class CaptionModel: Module {
     public let head: Linear
 
     /// A freshly initialised model (weights ~ N(0, 0.02²), biases 0, norms 1/0).
-    public init(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+    public convenience init(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64) {
+        self.init(config: config, vocabulary: vocabulary, parameters: .random(seed: seed))
+    }
+
+    /// A model whose tensors come from `parameters` by their MODEL.md names.
+    public init(config: ModelConfig, vocabulary: Vocabulary, parameters source: ParameterSource) {
+        let p = source.scope("")
         self.config = config
         self.vocabulary = vocabulary
         let (d, h, ff, eps) = (config.dModel, config.nHeads, config.dFF, config.normEps)
-        func blocks(_ n: Int) -> [EncoderBlock] { (0..<n).map { _ in EncoderBlock(d: d, heads: h, hidden: ff, eps: eps, using: &rng) } }
+        func blocks(_ n: Int, _ prefix: String) -> [EncoderBlock] {
+            (0..<n).map { EncoderBlock(d: d, heads: h, hidden: ff, eps: eps, p.child("\(prefix).\($0)")) }
+        }
         if let image = config.image {
-            imagePatch = Linear(image.patch * image.patch * image.channels, d, using: &rng)
-            imagePosition = Tensor.normal([image.patchCount, d], std: 0.02, using: &rng)
-            imageBlocks = blocks(image.encoderLayers)
-            imageNorm = LayerNorm(d, eps: eps)
+            imagePatch = Linear(image.patch * image.patch * image.channels, d, p.child("image.patch"))
+            imagePosition = p("image.pos", [image.patchCount, d], .normal(std: 0.02))
+            imageBlocks = blocks(image.encoderLayers, "image.enc")
+            imageNorm = LayerNorm(d, eps: eps, p.child("image.norm"))
         } else { imagePatch = nil; imagePosition = nil; imageBlocks = []; imageNorm = nil }
         if let audio = config.audio {
-            audioFrame = Linear(audio.frameStack * audio.nMels, d, using: &rng)
-            audioPosition = Tensor.normal([audio.tokenCount, d], std: 0.02, using: &rng)
-            audioBlocks = blocks(audio.encoderLayers)
-            audioNorm = LayerNorm(d, eps: eps)
+            audioFrame = Linear(audio.frameStack * audio.nMels, d, p.child("audio.frame"))
+            audioPosition = p("audio.pos", [audio.tokenCount, d], .normal(std: 0.02))
+            audioBlocks = blocks(audio.encoderLayers, "audio.enc")
+            audioNorm = LayerNorm(d, eps: eps, p.child("audio.norm"))
         } else { audioFrame = nil; audioPosition = nil; audioBlocks = []; audioNorm = nil }
-        textEmbedding = Tensor.normal([vocabulary.count, d], std: 0.02, using: &rng)
-        textPosition = Tensor.normal([config.text.maxLen, d], std: 0.02, using: &rng)
-        modality = Tensor.normal([3, d], std: 0.02, using: &rng)
+        textEmbedding = p("text.embed", [vocabulary.count, d], .normal(std: 0.02))
+        textPosition = p("text.pos", [config.text.maxLen, d], .normal(std: 0.02))
+        modality = p("modality", [3, d], .normal(std: 0.02))
         if config.fusion == .concat {
-            concatBlocks = blocks(config.sharedLayers); crossBlocks = []
+            concatBlocks = blocks(config.sharedLayers, "shared"); crossBlocks = []
         } else {
             concatBlocks = []
-            crossBlocks = (0..<config.sharedLayers).map { _ in CrossBlock(d: d, heads: h, hidden: ff, eps: eps, using: &rng) }
+            crossBlocks = (0..<config.sharedLayers).map { CrossBlock(d: d, heads: h, hidden: ff, eps: eps, p.child("shared.\($0)")) }
         }
-        sharedNorm = LayerNorm(d, eps: eps)
-        head = Linear(d, vocabulary.count, using: &rng)
+        sharedNorm = LayerNorm(d, eps: eps, p.child("shared.norm"))
+        head = Linear(d, vocabulary.count, p.child("head"))
+    }
+
+    /// A model sharing this one's parameter storage (an optimizer step on either is seen by both)
+    /// with its own gradients: one per worker in data-parallel training.
+    public func replica() -> CaptionModel {
+        CaptionModel(config: config, vocabulary: vocabulary,
+                     parameters: .sharing(Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) })))
     }
 
     // MARK: Encoders

@@ -145,7 +145,7 @@ extension ModelConfig {
         var captionSmall = ModelConfig()
         captionSmall.image = Image(size: 64, patch: 8, channels: 3, encoderLayers: 2)
         var scenesSmall = captionSmall
-        scenesSmall.audio = Audio()
+        scenesSmall.audio = Audio(nMels: 40, clipSeconds: 1.0, frameStack: 4, encoderLayers: 2)
         var out: [String: ModelConfig] = ["caption-small": captionSmall, "scenes-small": scenesSmall]
         for (name, config) in out {
             var concat = config

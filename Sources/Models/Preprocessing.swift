@@ -22,3 +22,15 @@ public enum Preprocessing {
         try image(PNG.read(contentsOf: url), config: config)
     }
 }
+
+extension Preprocessing {
+    /// MODEL.md "Audio" steps 1–2 for a config: decode, mix to mono, resample to the config's rate,
+    /// truncate or zero-pad to `clip_seconds`, Whisper log-mel. Returns [T, n_mels].
+    public static func audioPreprocessor(_ config: ModelConfig.Audio) -> AudioPreprocessor {
+        AudioPreprocessor(sampleRate: config.sampleRate, nFFT: config.nFFT, hop: config.hop, nMels: config.nMels, clipSeconds: config.clipSeconds)
+    }
+
+    public static func audio(contentsOf url: URL, config: ModelConfig.Audio) throws -> Tensor {
+        try audioPreprocessor(config).features(contentsOf: url)
+    }
+}

@@ -10,9 +10,9 @@ public final class Attention: Module {
     public let q: Linear, k: Linear, v: Linear, o: Linear
     public let heads: Int
 
-    public init(d: Int, heads: Int, using rng: inout SplitMix64) {
+    public init(d: Int, heads: Int, _ p: ParameterScope) {
         precondition(d % heads == 0, "d_model \(d) is not divisible by \(heads) heads")
-        q = Linear(d, d, using: &rng); k = Linear(d, d, using: &rng); v = Linear(d, d, using: &rng); o = Linear(d, d, using: &rng)
+        q = Linear(d, d, p.child("q")); k = Linear(d, d, p.child("k")); v = Linear(d, d, p.child("v")); o = Linear(d, d, p.child("o"))
         self.heads = heads
     }
 

@@ -11,9 +11,9 @@ public enum AttentionKind: String, Sendable { case selfAttention = "self", cross
 public final class EncoderBlock: Module {
     public let norm1: LayerNorm, attn: Attention, norm2: LayerNorm, mlp: MLP
 
-    public init(d: Int, heads: Int, hidden: Int, eps: Float, using rng: inout SplitMix64) {
-        norm1 = LayerNorm(d, eps: eps); attn = Attention(d: d, heads: heads, using: &rng)
-        norm2 = LayerNorm(d, eps: eps); mlp = MLP(d: d, hidden: hidden, using: &rng)
+    public init(d: Int, heads: Int, hidden: Int, eps: Float, _ p: ParameterScope) {
+        norm1 = LayerNorm(d, eps: eps, p.child("norm1")); attn = Attention(d: d, heads: heads, p.child("attn"))
+        norm2 = LayerNorm(d, eps: eps, p.child("norm2")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
     public func callAsFunction(_ h: Tensor, mask: Tensor?, mode: Mode, rng: inout SplitMix64,
@@ -32,10 +32,10 @@ public final class EncoderBlock: Module {
 public final class CrossBlock: Module {
     public let norm1: LayerNorm, selfAttention: Attention, norm2: LayerNorm, crossAttention: Attention, norm3: LayerNorm, mlp: MLP
 
-    public init(d: Int, heads: Int, hidden: Int, eps: Float, using rng: inout SplitMix64) {
-        norm1 = LayerNorm(d, eps: eps); selfAttention = Attention(d: d, heads: heads, using: &rng)
-        norm2 = LayerNorm(d, eps: eps); crossAttention = Attention(d: d, heads: heads, using: &rng)
-        norm3 = LayerNorm(d, eps: eps); mlp = MLP(d: d, hidden: hidden, using: &rng)
+    public init(d: Int, heads: Int, hidden: Int, eps: Float, _ p: ParameterScope) {
+        norm1 = LayerNorm(d, eps: eps, p.child("norm1")); selfAttention = Attention(d: d, heads: heads, p.child("self"))
+        norm2 = LayerNorm(d, eps: eps, p.child("norm2")); crossAttention = Attention(d: d, heads: heads, p.child("cross"))
+        norm3 = LayerNorm(d, eps: eps, p.child("norm3")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
     public func callAsFunction(_ h: Tensor, memory: Tensor, causalMask: Tensor, mode: Mode, rng: inout SplitMix64,

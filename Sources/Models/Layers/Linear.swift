@@ -6,9 +6,9 @@ public final class Linear: Module {
     public let weight: Tensor
     public let bias: Tensor
 
-    public init(_ inputs: Int, _ outputs: Int, using rng: inout SplitMix64) {
-        weight = Tensor.normal([outputs, inputs], std: 0.02, using: &rng)
-        bias = Tensor.zeros([outputs])
+    public init(_ inputs: Int, _ outputs: Int, _ p: ParameterScope) {
+        weight = p("weight", [outputs, inputs], .normal(std: 0.02))
+        bias = p("bias", [outputs], .zeros)
     }
 
     /// x [..., in] → [..., out]. Wᵀ is a transposed view: BLAS reads W as stored.
@@ -23,8 +23,8 @@ public final class LayerNorm: Module {
     public let bias: Tensor
     public let eps: Float
 
-    public init(_ d: Int, eps: Float) {
-        weight = Tensor.ones([d]); bias = Tensor.zeros([d]); self.eps = eps
+    public init(_ d: Int, eps: Float, _ p: ParameterScope) {
+        weight = p("weight", [d], .ones); bias = p("bias", [d], .zeros); self.eps = eps
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight, bias: bias, eps: eps) }
@@ -36,8 +36,8 @@ public final class LayerNorm: Module {
 public final class MLP: Module {
     public let fc1: Linear, fc2: Linear
 
-    public init(d: Int, hidden: Int, using rng: inout SplitMix64) {
-        fc1 = Linear(d, hidden, using: &rng); fc2 = Linear(hidden, d, using: &rng)
+    public init(d: Int, hidden: Int, _ p: ParameterScope) {
+        fc1 = Linear(d, hidden, p.child("fc1")); fc2 = Linear(hidden, d, p.child("fc2"))
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(x).gelu()) }
@@ -46,7 +46,7 @@ public final class MLP: Module {
 }
 
 /// Whether dropout is active, and the generator it draws from.
-public enum Mode {
+public enum Mode: Sendable {
     case inference
     case training(dropout: Float)
 

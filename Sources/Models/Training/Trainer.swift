@@ -22,6 +22,18 @@ public struct TrainingProgress: Sendable {
     public var step: Int, totalSteps: Int, loss: Float, stepsPerSecond: Double
 }
 
+/// What the workers of one data-parallel step share (read-only during the step, except each
+/// replica's own gradients).
+private struct ParallelJob: @unchecked Sendable {
+    let trainer: Trainer
+    let replicas: [CaptionModel]
+}
+
+private struct ResultSlots: @unchecked Sendable {
+    let pointer: UnsafeMutableBufferPointer<(loss: Float, tokens: Int)>
+    init(_ p: UnsafeMutableBufferPointer<(loss: Float, tokens: Int)>) { pointer = p }
+}
+
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
@@ -164,15 +176,10 @@ public final class Trainer {
         var recent: [Float] = []
         while step < options.steps {
             if shouldStop() { try saveCheckpoint(); return false }
-            var rng = stepGenerator(step)
-            let batch = train.batch(batchIndices(step), vocabulary: model.vocabulary, augment: options.augment, using: &rng)
-            model.zeroGrad()
-            let l = loss(batch, mode: .training(dropout: model.config.dropout), rng: &rng)
-            let value = l.item
+            let value = computeGradients(step)
             guard value.isFinite else {
                 throw TrainingError("loss is \(value) at step \(step + 1); stopped, the last good checkpoint is \(lastURL.path) (step \(lastGoodStep()))")
             }
-            l.backward()
             let params = model.parameters
             let norm = clipGradientNorm(params, maxNorm: options.clipNorm)
             let lr = schedule.learningRate(atStep: step)
@@ -203,6 +210,61 @@ public final class Trainer {
         if validation == nil || bestStep == nil { try model.save(to: bestURL) }
         try writeSummary()
         return true
+    }
+
+    private lazy var replicas: [CaptionModel] = (0..<max(1, options.workers)).map { _ in
+        let r = model.replica()
+        r.setRequiresGrad(true)
+        return r
+    }
+
+    /// Forward and backward of the batch of `step`; leaves the gradient of the mean token loss in
+    /// the model's parameters and returns that loss. With several workers the batch is split into
+    /// contiguous parts, each run by a replica on its own core; their gradients are combined
+    /// weighted by each part's share of target tokens, so the result is the full batch's mean.
+    func computeGradients(_ step: Int) -> Float {
+        let indices = batchIndices(step)
+        let workers = min(max(1, options.workers), indices.count)
+        let base = stepGenerator(step)
+        let dropout = Mode.training(dropout: model.config.dropout)
+        if workers == 1 {
+            var rng = base
+            let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, using: &rng)
+            model.zeroGrad()
+            let l = loss(batch, mode: dropout, rng: &rng)
+            if l.item.isFinite { l.backward() }
+            return l.item
+        }
+        let parts = (0..<workers).map { w in indices[(w * indices.count / workers)..<((w + 1) * indices.count / workers)] }
+        var results = [(loss: Float, tokens: Int)](repeating: (0, 0), count: workers)
+        let job = ParallelJob(trainer: self, replicas: Array(replicas.prefix(workers)))
+        let previousThreads = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        results.withUnsafeMutableBufferPointer { out in
+            let slots = ResultSlots(out)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var rng = base
+                for _ in 0...w { rng = rng.split() }  // worker w's own stream
+                let replica = job.replicas[w]
+                let batch = job.trainer.train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: job.trainer.options.augment, using: &rng)
+                replica.zeroGrad()
+                let logits = replica.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: dropout, rng: &rng)
+                let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
+                if l.item.isFinite { l.backward() }
+                slots.pointer[w] = (l.item, batch.targets.values.filter { $0 != Vocabulary.pad }.count)
+            }
+        }
+        BLAS.setThreadCount(previousThreads)
+        let total = Float(results.reduce(0) { $0 + $1.tokens })
+        model.zeroGrad()
+        let mine = model.parameters
+        for (w, replica) in replicas.prefix(workers).enumerated() {
+            let share = Float(results[w].tokens) / total
+            for (p, q) in zip(mine, replica.parameters) {
+                if let g = q.tensor.grad { p.tensor.accumulateGradient(share == 1 ? g : g * share) }
+            }
+        }
+        return results.reduce(0) { $0 + $1.loss * Float($1.tokens) } / total
     }
 
     private func lastGoodStep() -> String {

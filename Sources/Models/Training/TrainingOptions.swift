@@ -21,6 +21,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var logEvery = 10
     /// Words seen fewer times in the training captions map to `<unk>`.
     public var minWordCount = 1
+    /// Data-parallel workers: each step's batch is split across this many model replicas that
+    /// share the weights, each on its own core with single-threaded BLAS (NOTES.md: one level of
+    /// parallelism). Results depend on the worker count only through summation order.
+    public var workers = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     public init() {}
 
@@ -28,7 +32,27 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case steps, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
         case finalLRFraction = "final_lr_fraction", weightDecay = "weight_decay", clipNorm = "clip_norm", seed, augment
         case evalEvery = "eval_every", validationLimit = "validation_limit", checkpointEvery = "checkpoint_every"
-        case logEvery = "log_every", minWordCount = "min_word_count"
+        case logEvery = "log_every", minWordCount = "min_word_count", workers
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingOptions()
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
+        finalLRFraction = try c.decodeIfPresent(Float.self, forKey: .finalLRFraction) ?? d.finalLRFraction
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+        clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        augment = try c.decodeIfPresent(Augmentations.self, forKey: .augment) ?? d.augment
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
+        validationLimit = try c.decodeIfPresent(Int.self, forKey: .validationLimit) ?? d.validationLimit
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+        minWordCount = try c.decodeIfPresent(Int.self, forKey: .minWordCount) ?? d.minWordCount
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
     }
 
     public var schedule: WarmupCosineSchedule {
@@ -37,3 +61,4 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 }
 
 import Engine
+import Foundation

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Media
+import Models
+
+/// `glassbox features` (CLI.md): the model's input array after preprocessing, as .npy.
+struct FeaturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "features",
+        abstract: "Write the model's input array for an image ([S, S, C]) or audio clip ([T, n_mels]) as .npy.",
+        discussion: "Example: glassbox features --image cat.png --config caption-small --out cat.npy")
+
+    @Option(help: "Input image (PNG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Take the preprocessing from this checkpoint.") var model: String?
+    @Option(help: "Or from a built-in config name or JSON file.") var config: String?
+    @Option(help: "Output .npy file.") var out: String
+
+    func run() throws {
+        guard (image == nil) != (audio == nil) else { throw UserError("give exactly one of --image and --audio") }
+        guard (model == nil) != (config == nil) else { throw UserError("give exactly one of --model and --config") }
+        let modelConfig = try model.map { try CaptionModel.load(contentsOf: URL(fileURLWithPath: $0)).config } ?? ModelConfig.load(config!)
+        let array: Tensor
+        if let image {
+            guard let ic = modelConfig.image else { throw UserError("this config takes no image input") }
+            array = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic)
+        } else {
+            guard let ac = modelConfig.audio else { throw UserError("this config takes no audio input") }
+            array = try Preprocessing.audio(contentsOf: URL(fileURLWithPath: audio!), config: ac)
+        }
+        try NPY.write(array, to: URL(fileURLWithPath: out))
+        print("wrote \(out): \(array.shape)")
+    }
+}

@@ -1,0 +1,56 @@
+import Engine
+
+/// How a parameter starts.
+public enum ParameterInit: Sendable {
+    case normal(std: Float), zeros, ones
+}
+
+/// Where a layer's tensors come from, by their full MODEL.md name: freshly initialised from a
+/// seeded generator (in construction order, so a seed always gives the same model), or views onto
+/// existing tensors (a replica that shares storage with the original but accumulates its own
+/// gradients, or tensors loaded from a checkpoint).
+public final class ParameterSource {
+    enum Kind { case random(SplitMix64), shared([String: Tensor]) }
+    var kind: Kind
+
+    public static func random(seed: UInt64) -> ParameterSource { ParameterSource(kind: .random(SplitMix64(seed: seed))) }
+    /// Views onto `tensors` (same storage, new leaves): gradients do not mix with the originals'.
+    public static func sharing(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .shared(tensors)) }
+
+    init(kind: Kind) { self.kind = kind }
+
+    func make(_ name: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
+        switch kind {
+        case .random(var rng):
+            let t: Tensor
+            switch initial {
+            case .normal(let std): t = Tensor.normal(shape, std: std, using: &rng)
+            case .zeros: t = Tensor.zeros(shape)
+            case .ones: t = Tensor.ones(shape)
+            }
+            kind = .random(rng)
+            return t
+        case .shared(let tensors):
+            guard let t = tensors[name] else { preconditionFailure("no tensor '\(name)' to share") }
+            precondition(t.shape == shape, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
+            return t.isContiguous ? Tensor(storage: t.storage, shape: t.shape, offset: t.offset) : t.copy()
+        }
+    }
+
+    /// The scope for names under `prefix`.
+    public func scope(_ prefix: String) -> ParameterScope { ParameterScope(source: self, prefix: prefix) }
+}
+
+/// A ``ParameterSource`` seen from inside one layer: names are relative ("weight", "attn.q").
+public struct ParameterScope {
+    let source: ParameterSource
+    let prefix: String
+
+    func name(_ local: String) -> String { prefix.isEmpty ? local : "\(prefix).\(local)" }
+
+    public func callAsFunction(_ local: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
+        source.make(name(local), shape, initial)
+    }
+
+    public func child(_ local: String) -> ParameterScope { ParameterScope(source: source, prefix: name(local)) }
+}
