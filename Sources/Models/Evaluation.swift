@@ -7,10 +7,9 @@ import Foundation
 public func evaluateCaptions(model: CaptionModel, set: TrainingSet, strategy: DecodingStrategy = .greedy,
                              progress: (Int, Int) -> Void = { _, _ in }) -> CaptionScores {
     var hypotheses: [[String]] = [], references: [[[String]]] = []
-    var rng = SplitMix64(seed: 0)
     for start in stride(from: 0, to: set.count, by: 64) {
         let indices = Array(start..<min(start + 64, set.count))
-        let batch = set.batch(indices, vocabulary: model.vocabulary, augment: nil, using: &rng)
+        let batch = set.batch(indices, vocabulary: model.vocabulary, augment: nil)
         let captions = model.generate(image: batch.image, audio: batch.audio, strategy: strategy)
         for (i, c) in zip(indices, captions) {
             hypotheses.append(model.vocabulary.decode(c.tokenIds).filter { !Tokenizer.isPunctuation($0) })

@@ -225,17 +225,20 @@ public final class Trainer {
     func computeGradients(_ step: Int) -> Float {
         let indices = batchIndices(step)
         let workers = min(max(1, options.workers), indices.count)
-        let base = stepGenerator(step)
+        var generator = stepGenerator(step)
+        let dataSeed = generator.next()  // examples' draws; the generator goes on to dropout
+        let base = generator
         let dropout = Mode.training(dropout: model.config.dropout)
         if workers == 1 {
             var rng = base
-            let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, using: &rng)
+            let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, seed: dataSeed)
             model.zeroGrad()
             let l = loss(batch, mode: dropout, rng: &rng)
             if l.item.isFinite { l.backward() }
             return l.item
         }
-        let parts = (0..<workers).map { w in indices[(w * indices.count / workers)..<((w + 1) * indices.count / workers)] }
+        let bounds = (0...workers).map { $0 * indices.count / workers }
+        let parts = (0..<workers).map { w in indices[bounds[w]..<bounds[w + 1]] }
         var results = [(loss: Float, tokens: Int)](repeating: (0, 0), count: workers)
         let job = ParallelJob(trainer: self, replicas: Array(replicas.prefix(workers)))
         let previousThreads = BLAS.threadCount
@@ -246,7 +249,8 @@ public final class Trainer {
                 var rng = base
                 for _ in 0...w { rng = rng.split() }  // worker w's own stream
                 let replica = job.replicas[w]
-                let batch = job.trainer.train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: job.trainer.options.augment, using: &rng)
+                let batch = job.trainer.train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: job.trainer.options.augment,
+                                                    seed: dataSeed, firstPosition: bounds[w])
                 replica.zeroGrad()
                 let logits = replica.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: dropout, rng: &rng)
                 let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
@@ -280,7 +284,7 @@ public final class Trainer {
         var total: Double = 0, batches = 0
         var rng = SplitMix64(seed: 0)
         for start in stride(from: 0, to: validation.count, by: 64) {
-            let batch = validation.batch(Array(start..<min(start + 64, validation.count)), vocabulary: model.vocabulary, augment: nil, using: &rng)
+            let batch = validation.batch(Array(start..<min(start + 64, validation.count)), vocabulary: model.vocabulary, augment: nil)
             total += Double(loss(batch, mode: .inference, rng: &rng).item)
             batches += 1
         }

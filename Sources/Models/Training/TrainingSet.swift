@@ -91,12 +91,15 @@ public final class TrainingSet {
 
     /// A batch of the given items. With `augment` (training), each image goes through the chosen
     /// image augmentations, one reference caption is drawn at random and goes through the text
-    /// augmentations; without, the first reference is used.
-    public func batch(_ indices: [Int], vocabulary: Vocabulary, augment: Augmentations?, using rng: inout SplitMix64) -> Batch {
+    /// augmentations; without, the first reference is used. Example k draws from its own
+    /// generator seeded by (`seed`, `firstPosition + k`), so a batch split across workers sees the
+    /// same draws as the whole batch.
+    public func batch(_ indices: [Int], vocabulary: Vocabulary, augment: Augmentations?, seed: UInt64 = 0, firstPosition: Int = 0) -> Batch {
         let maxWords = config.text.maxLen - 1
         var images: [Float] = [], audios: [Float] = []
         var captions: [[Int32]] = []
-        for i in indices {
+        for (k, i) in indices.enumerated() {
+            var rng = SplitMix64(seed: seed ^ (UInt64(firstPosition + k) &* 0x9E37_79B9_7F4A_7C15))
             let item = items[i]
             var words = augment != nil ? item.captions.randomElement(using: &rng)! : item.captions[0]
             if let ic = config.image, let pixels = item.pixels {
