@@ -22,8 +22,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Batch size.") var batch: Int?
     @Option(help: "Peak learning rate.") var lr: Float?
     @Option(help: "Random seed (initialisation, batches, augmentation, dropout).") var seed: UInt64 = 0
-    @Option(help: "Augmentations: 'none', modalities (image,text,audio) or names (flip,crop,rotate,jitter,noise,…).") var augment = "flip"
+    @Option(help: "Augmentations: 'none', modalities (image,text,audio) or names (flip,crop,rotate,jitter,noise,…).") var augment = "none"
     @Option(help: "Validation every N steps.") var evalEvery: Int?
+    @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
 
     func run() throws {
@@ -33,6 +34,7 @@ struct TrainCommand: ParsableCommand {
         if let batch { guard batch > 0 else { throw UserError("--batch must be positive, got \(batch)") }; options.batchSize = batch }
         if let lr { guard lr > 0, lr.isFinite else { throw UserError("--lr must be a positive number, got \(lr)") }; options.learningRate = lr }
         if let evalEvery { guard evalEvery > 0 else { throw UserError("--eval-every must be positive") }; options.evalEvery = evalEvery }
+        if let workers { guard workers >= 1 && workers <= 64 else { throw UserError("--workers must be in 1…64, got \(workers)") }; options.workers = workers }
         options.seed = seed
         options.augment = try Augmentations.parse(augment)
 
@@ -52,7 +54,8 @@ struct TrainCommand: ParsableCommand {
             model = CaptionModel(config: modelConfig, vocabulary: Vocabulary(captions: captions, minCount: options.minWordCount), seed: seed)
         }
         let features = audioFeatureLoader(model.config)
-        let train = try TrainingSet(dataset: dataset, split: "train", config: model.config, audioFeatures: features)
+        let waveformAugmentation = options.augment.audio.contains { $0 != "specaugment" }
+        let train = try TrainingSet(dataset: dataset, split: "train", config: model.config, audioFeatures: features, keepWaveforms: waveformAugmentation)
         let val = try TrainingSet(dataset: dataset, split: "val", config: model.config, limit: options.validationLimit, audioFeatures: features)
         let trainer = try Trainer(model: model, train: train, validation: val.count > 0 ? val : nil, options: options, run: runURL)
         if resume { try trainer.resume() }

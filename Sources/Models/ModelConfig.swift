@@ -144,6 +144,10 @@ extension ModelConfig {
     public static let builtIn: [String: ModelConfig] = {
         var captionSmall = ModelConfig()
         captionSmall.image = Image(size: 64, patch: 8, channels: 3, encoderLayers: 2)
+        // No dropout for the small built-in models: their datasets are generated and large next
+        // to the model, and dropout slowed learning in the minutes-long budget (0.45 vs 0.37
+        // validation BLEU-4 after 200 steps).
+        captionSmall.dropout = 0
         var scenesSmall = captionSmall
         scenesSmall.audio = Audio(nMels: 40, clipSeconds: 1.0, frameStack: 4, encoderLayers: 2)
         var out: [String: ModelConfig] = ["caption-small": captionSmall, "scenes-small": scenesSmall]

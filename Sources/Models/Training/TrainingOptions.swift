@@ -5,7 +5,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var steps = 800
     public var batchSize = 32
     /// Peak learning rate (AdamW), reached after `warmupSteps`, then cosine decay to `peak · finalLRFraction`.
-    public var learningRate: Float = 2e-3
+    public var learningRate: Float = 1e-3
     public var warmupSteps = 50
     public var finalLRFraction: Float = 0.05
     public var weightDecay: Float = 0.01

@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import Engine
 import Foundation
 import Media
@@ -46,7 +47,32 @@ public struct Augmentations: Codable, Equatable, Sendable {
     }
 }
 
-/// Names of the audio augmentations (implemented in Datasets' AudioAugmentation).
+extension TrainingSet {
+    /// The features of one item after the chosen audio augmentations: waveform ones (noise at
+    /// 10–30 dB SNR, speed ×0.9–1.1, shift by ±0.1 s) recompute the log-mel from the clip;
+    /// SpecAugment masks the features.
+    func augmentedAudio(_ item: Item, _ features: Tensor, _ ac: ModelConfig.Audio, _ names: [String], _ rng: inout SplitMix64) -> Tensor {
+        var out = features
+        let preprocessor = AudioPreprocessor(sampleRate: ac.sampleRate, nFFT: ac.nFFT, hop: ac.hop, nMels: ac.nMels, clipSeconds: ac.clipSeconds)
+        if var wave = item.waveform, names.contains(where: { $0 != AudioAugmentationName.specaugment.rawValue }) {
+            let n = wave.count
+            for name in names {
+                switch AudioAugmentationName(rawValue: name)! {
+                case .noise: wave = AudioAugmentation.addNoise(wave, snr: Double.random(in: 10...30, using: &rng), using: &rng)
+                case .speed: wave = AudioAugmentation.changeSpeed(wave, factor: Double.random(in: 0.9...1.1, using: &rng))
+                case .shift: wave = AudioAugmentation.shift(wave, by: Int.random(in: -(ac.sampleRate / 10)...(ac.sampleRate / 10), using: &rng))
+                case .specaugment: break
+                }
+            }
+            wave = Array(wave.prefix(n)) + [Float](repeating: 0, count: max(0, n - wave.count))
+            out = preprocessor.logMel(wave)
+        }
+        if names.contains(AudioAugmentationName.specaugment.rawValue) { out = AudioAugmentation.randomSpecAugment(out, using: &rng) }
+        return out
+    }
+}
+
+/// Names of the audio augmentations (`--augment`).
 public enum AudioAugmentationName: String, CaseIterable, Sendable { case noise = "audio-noise", shift, speed, specaugment }
 
 /// The examples of one split held in memory, ready to batch: images at the model's size as
@@ -54,7 +80,11 @@ public enum AudioAugmentationName: String, CaseIterable, Sendable { case noise =
 public final class TrainingSet {
     public struct Item {
         public var pixels: [UInt8]?
+        /// Log-mel features [T, n_mels].
         public var audio: Tensor?
+        /// The clip (mono, at the config's rate, cut to length), kept only when waveform
+        /// augmentations are on.
+        public var waveform: [Float]?
         public var captions: [[String]]
     }
     public let items: [Item]
@@ -63,7 +93,7 @@ public final class TrainingSet {
     /// Loads a split. `audioFeatures` maps an audio file to its [T, n_mels] features (MODEL.md
     /// "Audio"); needed only when the config has audio.
     public init(dataset: CaptionDataset, split: String, config: ModelConfig, limit: Int? = nil,
-                audioFeatures: ((URL) throws -> Tensor)? = nil) throws {
+                audioFeatures: ((URL) throws -> Tensor)? = nil, keepWaveforms: Bool = false) throws {
         self.config = config
         var examples = dataset.split(split)
         if let limit { examples = Array(examples.prefix(limit)) }
@@ -76,13 +106,20 @@ public final class TrainingSet {
                     pixels = Image(ImageOps.resize(image.tensor, height: ic.size, width: ic.size)).pixels
                 }
             }
-            var audio: Tensor? = nil
-            if config.audio != nil {
+            var audio: Tensor? = nil, waveform: [Float]? = nil
+            if let ac = config.audio {
                 guard let url = e.audio else { throw DatasetError("image \(e.imageId) has no audio_file, but the config needs audio") }
-                guard let audioFeatures else { throw DatasetError("audio features are not available") }
-                audio = try audioFeatures(url)
+                if keepWaveforms {
+                    let preprocessor = AudioPreprocessor(sampleRate: ac.sampleRate, nFFT: ac.nFFT, hop: ac.hop, nMels: ac.nMels, clipSeconds: ac.clipSeconds)
+                    let clip = preprocessor.clip(try AudioFile.read(contentsOf: url))
+                    waveform = clip
+                    audio = preprocessor.logMel(clip)
+                } else {
+                    guard let audioFeatures else { throw DatasetError("audio features are not available") }
+                    audio = try audioFeatures(url)
+                }
             }
-            items.append(Item(pixels: pixels, audio: audio, captions: e.captions.map(Tokenizer.words)))
+            items.append(Item(pixels: pixels, audio: audio, waveform: waveform, captions: e.captions.map(Tokenizer.words)))
         }
         self.items = items
     }
@@ -108,10 +145,8 @@ public final class TrainingSet {
                 words = sample.words
                 images += ImageOps.normalize(sample.image).scalars
             }
-            if let audio = item.audio {
-                var features = audio
-                for name in augment?.audio ?? [] { features = AudioAugmentation.applyToFeatures(name, features, using: &rng) }
-                audios += features.scalars
+            if let audio = item.audio, let ac = config.audio {
+                audios += augmentedAudio(item, audio, ac, augment?.audio ?? [], &rng).scalars
             }
             for name in augment?.text ?? [] { words = TextAugmentation(rawValue: name)!.apply(words, using: &rng) }
             captions.append(Array(words.prefix(maxWords).map(vocabulary.id)))
@@ -130,8 +165,3 @@ public final class TrainingSet {
     }
 }
 
-/// Audio augmentations applied to features during batching (placeholder until the audio layer
-/// lands: identity).
-enum AudioAugmentation {
-    static func applyToFeatures(_ name: String, _ x: Tensor, using rng: inout SplitMix64) -> Tensor { x }
-}
