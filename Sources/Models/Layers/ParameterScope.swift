@@ -1,26 +1,8 @@
-import Foundation
 import Engine
 
 /// How a parameter starts.
 public enum ParameterInit: Sendable {
     case normal(std: Float), zeros, ones
-    /// Fixed 2-D sine-cosine position codes for a g×g grid (MAE, He et al. 2022): the first half
-    /// of the channels encodes the row, the second the column, at geometric frequencies; times `scale`.
-    case sinusoidal2D(grid: Int, scale: Float)
-    /// 1-D sine-cosine position codes (Vaswani et al. 2017), times `scale`.
-    case sinusoidal1D(scale: Float)
-}
-
-/// Sine-cosine codes of `positions` along `d` channels: [sin(p·ω₀) … sin(p·ω_{d/2−1}), cos(…)].
-func sinusoid(_ positions: [Double], _ d: Int) -> [[Float]] {
-    let half = d / 2
-    return positions.map { p in
-        (0..<d).map { j in
-            let i = j % half
-            let omega = 1 / pow(10000.0, Double(i) / Double(max(half, 1)))
-            return Float(j < half ? sin(p * omega) : cos(p * omega))
-        }
-    }
 }
 
 /// Where a layer's tensors come from, by their full MODEL.md name: freshly initialised from a
@@ -45,14 +27,6 @@ public final class ParameterSource {
             case .normal(let std): t = Tensor.normal(shape, std: std, using: &rng)
             case .zeros: t = Tensor.zeros(shape)
             case .ones: t = Tensor.ones(shape)
-            case .sinusoidal1D(let scale):
-                let codes = sinusoid((0..<shape[0]).map(Double.init), shape[1])
-                t = Tensor(codes.flatMap { $0.map { $0 * scale } }, shape: shape)
-            case .sinusoidal2D(let g, let scale):
-                precondition(g * g == shape[0] && shape[1] % 2 == 0, "sinusoidal2D needs [g², even d], got \(shape)")
-                let rows = sinusoid((0..<shape[0]).map { Double($0 / g) }, shape[1] / 2)
-                let cols = sinusoid((0..<shape[0]).map { Double($0 % g) }, shape[1] / 2)
-                t = Tensor(zip(rows, cols).flatMap { ($0 + $1).map { $0 * scale } }, shape: shape)
             }
             kind = .random(rng)
             return t
