@@ -67,4 +67,39 @@ import Testing
         }
         #expect(cases.contains { $0["engine_over_openblas"] is Double })
     }
+
+    @Test func badInputsAreOneErrorLineEach() throws {
+        let cases: [([String], String)] = [
+            (["data", "--dataset", "nope", "--out", "/tmp/x"], "error: The value 'nope' is invalid for '--dataset <dataset>'"),
+            (["features", "--image", "/nonexistent/a.png", "--config", "caption-small", "--out", "/tmp/a.npy"],
+             "error: a.png: cannot open: No such file or directory"),
+            (["features", "--image", "/tmp/a.png", "--config", "no-such-config", "--out", "/tmp/a.npy"],
+             "error: unknown config 'no-such-config' (built in: caption-small, caption-small-concat, scenes-small, scenes-small-concat; or give a .json file)"),
+            (["train", "--data", "/nonexistent/d", "--out", "/tmp/glassbox-cli-run"], "error: /nonexistent/d: no such dataset folder"),
+            (["train", "--data", "/tmp", "--out", "/tmp/r", "--steps", "0"], "error: --steps must be positive, got 0"),
+            (["train", "--data", "/tmp", "--out", "/tmp/r", "--augment", "sparkle"], "error: unknown augmentation 'sparkle'"),
+            (["caption", "--model", "/nonexistent/m.safetensors", "--image", "/tmp/a.png"], "error: m.safetensors: cannot open: No such file or directory"),
+            (["evaluate", "--model", "/tmp/m.safetensors", "--data", "/tmp", "--split", "dev"], "error: --split must be train, val or test, got 'dev'"),
+        ]
+        for (arguments, prefix) in cases {
+            let r = try Self.run(arguments)
+            #expect(r.status == 1, "\(arguments): status \(r.status)")
+            #expect(r.stderr.hasPrefix(prefix), "\(arguments): \(r.stderr)")
+            #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(arguments): \(r.stderr)")
+        }
+    }
+
+    /// data → features end to end: a written dataset's image becomes the [S, S, C] array in −1…1.
+    @Test func dataThenFeatures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-cli-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try Self.run(["data", "--dataset", "shapes", "--out", dir.path, "--count", "3", "--seed", "1"])
+        #expect(data.status == 0, "\(data.stderr)")
+        let npy = dir.appendingPathComponent("x.npy").path
+        let f = try Self.run(["features", "--image", dir.appendingPathComponent("images/000001.png").path, "--config", "caption-small", "--out", npy])
+        #expect(f.status == 0, "\(f.stderr)")
+        #expect(f.stdout == "wrote \(npy): [64, 64, 3]\n")
+        let bytes = try #require(FileManager.default.contents(atPath: npy))
+        #expect(bytes.count == 128 + 64 * 64 * 3 * 4)  // numpy v1 header padded to 128 bytes, then float32 data
+    }
 }
