@@ -24,6 +24,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (initialisation, batches, augmentation, dropout).") var seed: UInt64 = 0
     @Option(help: "Augmentations: 'none', modalities (image,text,audio) or names (flip,crop,rotate,jitter,noise,…).") var augment = "none"
     @Option(help: "Validation every N steps.") var evalEvery: Int?
+    @Option(help: "Warm-up steps before the cosine decay.") var warmup: Int?
+    @Option(help: "AdamW second-moment decay β₂.") var beta2: Float?
     @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
 
@@ -35,6 +37,8 @@ struct TrainCommand: ParsableCommand {
         if let lr { guard lr > 0, lr.isFinite else { throw UserError("--lr must be a positive number, got \(lr)") }; options.learningRate = lr }
         if let evalEvery { guard evalEvery > 0 else { throw UserError("--eval-every must be positive") }; options.evalEvery = evalEvery }
         if let workers { guard workers >= 1 && workers <= 64 else { throw UserError("--workers must be in 1…64, got \(workers)") }; options.workers = workers }
+        if let warmup { guard warmup >= 0 else { throw UserError("--warmup must be ≥ 0, got \(warmup)") }; options.warmupSteps = warmup }
+        if let beta2 { guard beta2 > 0 && beta2 < 1 else { throw UserError("--beta2 must be in (0, 1), got \(beta2)") }; options.beta2 = beta2 }
         options.seed = seed
         options.augment = try Augmentations.parse(augment)
 

@@ -66,7 +66,7 @@ public final class Trainer {
         guard train.count > 0 else { throw TrainingError("the training split is empty") }
         guard options.steps > 0, options.batchSize > 0 else { throw TrainingError("steps and batch size must be positive") }
         self.model = model; self.train = train; self.validation = validation; self.options = options; self.run = run
-        optimizer = AdamW(weightDecay: options.weightDecay)
+        optimizer = AdamW(beta2: options.beta2, weightDecay: options.weightDecay)
         model.setRequiresGrad(true)
     }
 

@@ -9,6 +9,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var warmupSteps = 50
     public var finalLRFraction: Float = 0.05
     public var weightDecay: Float = 0.01
+    /// AdamW's second-moment decay.
+    public var beta2: Float = 0.999
     /// Global gradient-norm clip.
     public var clipNorm: Float = 1.0
     public var seed: UInt64 = 0
@@ -32,7 +34,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case steps, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
         case finalLRFraction = "final_lr_fraction", weightDecay = "weight_decay", clipNorm = "clip_norm", seed, augment
         case evalEvery = "eval_every", validationLimit = "validation_limit", checkpointEvery = "checkpoint_every"
-        case logEvery = "log_every", minWordCount = "min_word_count", workers
+        case logEvery = "log_every", minWordCount = "min_word_count", workers, beta2
     }
 
     public init(from decoder: any Decoder) throws {
@@ -53,6 +55,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
         minWordCount = try c.decodeIfPresent(Int.self, forKey: .minWordCount) ?? d.minWordCount
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
+        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
     }
 
     public var schedule: WarmupCosineSchedule {
