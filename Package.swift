@@ -2,7 +2,7 @@
 //
 // Module graph (STYLE.md §1; nothing imports upward):
 //   CBLAS → Engine → Media (+ CPNG, CSndfile) → Datasets → Models → CLI
-//   Engine, Media → Probes → CLI
+//   Engine, Media → Probes → CLI;  Assets (shipped speech clips) → Datasets
 // `Datasets` is the guide's "Data" module, renamed so it cannot shadow Foundation's `Data` type.
 import PackageDescription
 
@@ -28,19 +28,20 @@ let package = Package(
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile"),
 
-        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: optimize),
-        .target(name: "Media", dependencies: ["Engine", "CPNG", "CSndfile"], swiftSettings: optimize),
+        .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimize),
+        .target(name: "Media", dependencies: ["Engine", "CPNG", "CSndfile"], exclude: ["README.md"], swiftSettings: optimize),
         // Small shipped data (speech clips for the scenes dataset), as a resource bundle.
         .target(name: "Assets", path: "Assets", sources: ["ShippedAssets.swift"], resources: [.copy("speech")]),
-        .target(name: "Datasets", dependencies: ["Engine", "Media", "Assets"], swiftSettings: optimize),
-        .target(name: "Models", dependencies: ["Engine", "Media", "Datasets"], swiftSettings: optimize),
-        .target(name: "Probes", dependencies: ["Engine", "Media"], path: "Probes", swiftSettings: optimize),
+        .target(name: "Datasets", dependencies: ["Engine", "Media", "Assets"], exclude: ["README.md"], swiftSettings: optimize),
+        .target(name: "Models", dependencies: ["Engine", "Media", "Datasets"], exclude: ["README.md"], swiftSettings: optimize),
+        .target(name: "Probes", dependencies: ["Engine", "Media"], path: "Probes", exclude: ["README.md"], swiftSettings: optimize),
         .executableTarget(
             name: "CLI",
             dependencies: [
                 "Engine", "Media", "Datasets", "Models", "Probes", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            exclude: ["README.md"],
             swiftSettings: optimize),
 
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
