@@ -51,9 +51,9 @@ extension TrainingSet {
     /// The features of one item after the chosen audio augmentations: waveform ones (noise at
     /// 10–30 dB SNR, speed ×0.9–1.1, shift by ±0.1 s) recompute the log-mel from the clip;
     /// SpecAugment masks the features.
-    func augmentedAudio(_ item: Item, _ features: Tensor, _ ac: ModelConfig.Audio, _ names: [String], _ rng: inout SplitMix64) -> Tensor {
+    func augmentedAudio(_ item: Item, _ features: Tensor, _ ac: ModelConfig.Audio, _ preprocessor: AudioPreprocessor,
+                        _ names: [String], _ rng: inout SplitMix64) -> Tensor {
         var out = features
-        let preprocessor = AudioPreprocessor(sampleRate: ac.sampleRate, nFFT: ac.nFFT, hop: ac.hop, nMels: ac.nMels, clipSeconds: ac.clipSeconds)
         if var wave = item.waveform, names.contains(where: { $0 != AudioAugmentationName.specaugment.rawValue }) {
             let n = wave.count
             for name in names {
@@ -89,12 +89,18 @@ public final class TrainingSet {
     }
     public let items: [Item]
     public let config: ModelConfig
+    /// The config's audio front end, built once (its mel filterbank is not free).
+    let audioPreprocessor: AudioPreprocessor?
 
     /// Loads a split. `audioFeatures` maps an audio file to its [T, n_mels] features (MODEL.md
     /// "Audio"); needed only when the config has audio.
     public init(dataset: CaptionDataset, split: String, config: ModelConfig, limit: Int? = nil,
                 audioFeatures: ((URL) throws -> Tensor)? = nil, keepWaveforms: Bool = false) throws {
         self.config = config
+        let audioPreprocessor = config.audio.map {
+            AudioPreprocessor(sampleRate: $0.sampleRate, nFFT: $0.nFFT, hop: $0.hop, nMels: $0.nMels, clipSeconds: $0.clipSeconds)
+        }
+        self.audioPreprocessor = audioPreprocessor
         var examples = dataset.split(split)
         if let limit { examples = Array(examples.prefix(limit)) }
         var items: [Item] = []
@@ -107,10 +113,9 @@ public final class TrainingSet {
                 }
             }
             var audio: Tensor? = nil, waveform: [Float]? = nil
-            if let ac = config.audio {
+            if let preprocessor = audioPreprocessor {
                 guard let url = e.audio else { throw DatasetError("image \(e.imageId) has no audio_file, but the config needs audio") }
                 if keepWaveforms {
-                    let preprocessor = AudioPreprocessor(sampleRate: ac.sampleRate, nFFT: ac.nFFT, hop: ac.hop, nMels: ac.nMels, clipSeconds: ac.clipSeconds)
                     let clip = preprocessor.clip(try AudioFile.read(contentsOf: url))
                     waveform = clip
                     audio = preprocessor.logMel(clip)
@@ -145,8 +150,8 @@ public final class TrainingSet {
                 words = sample.words
                 images += ImageOps.normalize(sample.image).scalars
             }
-            if let audio = item.audio, let ac = config.audio {
-                audios += augmentedAudio(item, audio, ac, augment?.audio ?? [], &rng).scalars
+            if let audio = item.audio, let ac = config.audio, let preprocessor = audioPreprocessor {
+                audios += augmentedAudio(item, audio, ac, preprocessor, augment?.audio ?? [], &rng).scalars
             }
             for name in augment?.text ?? [] { words = TextAugmentation(rawValue: name)!.apply(words, using: &rng) }
             captions.append(Array(words.prefix(maxWords).map(vocabulary.id)))
