@@ -32,3 +32,23 @@ func expectMediaError(_ fragment: String, sourceLocation: SourceLocation = #_sou
     #expect(error.description.contains(fragment), "\(error.description) does not mention \(fragment)", sourceLocation: sourceLocation)
     #expect(!error.description.contains("\n"), "error is not one line: \(error.description)", sourceLocation: sourceLocation)
 }
+
+/// `count` randomly damaged copies of `valid`: 1–4 edits each (a bit flip, a byte from
+/// `alphabet` that the format's parser cares about, a truncation, or an inserted byte).
+func damagedVariants(of valid: [UInt8], count: Int, seed: UInt64, alphabet: String) -> [[UInt8]] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<count).map { _ in
+        var bytes = valid
+        for _ in 0..<(1 + Int(rng.next() % 4)) {
+            let position = Int(rng.next() % UInt64(bytes.count))
+            switch rng.next() % 4 {
+            case 0: bytes[position] ^= UInt8(truncatingIfNeeded: 1 << (rng.next() % 8))
+            case 1: bytes[position] = alphabet.utf8.randomElement(using: &rng)!
+            case 2: bytes.removeSubrange(position...)
+            default: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: position)
+            }
+            if bytes.isEmpty { break }
+        }
+        return bytes
+    }
+}

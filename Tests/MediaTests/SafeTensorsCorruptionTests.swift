@@ -165,20 +165,8 @@ struct Corruption: Sendable, CustomTestStringConvertible {
     /// reads or throws a MediaError; none may crash the process.
     @Test func randomDamageNeverCrashes() throws {
         let valid = try SafeTensorsFile.sampleBytes()
-        var rng = SplitMix64(seed: 2024)
         var thrown = 0
-        for _ in 0..<3000 {
-            var bytes = valid
-            for _ in 0..<(1 + Int(rng.next() % 4)) {
-                let position = Int(rng.next() % UInt64(bytes.count))
-                switch rng.next() % 4 {
-                case 0: bytes[position] ^= UInt8(truncatingIfNeeded: 1 << (rng.next() % 8))
-                case 1: bytes[position] = "{}[],:\"0123456789-. e".utf8.randomElement(using: &rng)!
-                case 2: bytes.removeSubrange(position...)
-                default: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: position)
-                }
-                if bytes.isEmpty { break }
-            }
+        for bytes in damagedVariants(of: valid, count: 3000, seed: 2024, alphabet: "{}[],:\"0123456789-. e") {
             do { _ = try SafeTensorsFile(bytes: bytes) } catch is MediaError { thrown += 1 }
         }
         #expect(thrown > 1000)
