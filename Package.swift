@@ -2,7 +2,7 @@
 //
 // Module graph (STYLE.md §1; nothing imports upward):
 //   CBLAS → Engine → Media (+ CPNG, CSndfile) → Datasets → Models → CLI
-//   Engine, Media → Probes → CLI;  Assets (shipped speech clips) → Datasets
+//   Engine, Media → Probes;  Models + Probes → Explanations → CLI;  Assets (speech clips) → Datasets
 // `Datasets` is the guide's "Data" module, renamed so it cannot shadow Foundation's `Data` type.
 import PackageDescription
 
@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Probes", targets: ["Probes"]),
+        .library(name: "Explanations", targets: ["Explanations"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,10 +36,12 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Engine", "Media", "Assets"], exclude: ["README.md"], swiftSettings: optimize),
         .target(name: "Models", dependencies: ["Engine", "Media", "Datasets"], exclude: ["README.md"], swiftSettings: optimize),
         .target(name: "Probes", dependencies: ["Engine", "Media"], path: "Probes", exclude: ["README.md"], swiftSettings: optimize),
+        // The caption model seen through the probes: target functions, features, attention graphs, explain files.
+        .target(name: "Explanations", dependencies: ["Engine", "Media", "Datasets", "Models", "Probes"], exclude: ["README.md"], swiftSettings: optimize),
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Engine", "Media", "Datasets", "Models", "Probes", "CBLAS",
+                "Engine", "Media", "Datasets", "Models", "Probes", "Explanations", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"],
@@ -49,6 +52,8 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Engine", "Media", "CPNG", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Engine", "Media", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Engine", "Media", "TestSupport"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Engine", "Media", "TestSupport"]),
+        .testTarget(name: "ExplanationsTests", dependencies: ["Explanations", "Probes", "Models", "Datasets", "Engine", "Media", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),
     ]
 )

@@ -1,0 +1,2 @@
+// The caption model seen through the probes (issue 5).
+public enum Explanations {}
