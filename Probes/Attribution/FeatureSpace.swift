@@ -113,18 +113,18 @@ public struct FeatureSpace: Sendable, Equatable {
 }
 
 /// Row-major flat index of `index` in `shape`.
-func flatIndex(_ index: [Int], _ shape: [Int]) -> Int {
+public func flatIndex(_ index: [Int], _ shape: [Int]) -> Int {
     var flat = 0
     for (i, n) in zip(index, shape) { flat = flat * n + i }
     return flat
 }
 
 /// Every multi-index of a shape, in row-major order (one empty index for rank 0).
-struct MultiIndex: Sequence, IteratorProtocol {
+public struct MultiIndex: Sequence, IteratorProtocol {
     let shape: [Int]
     var current: [Int]?
-    init(_ shape: [Int]) { self.shape = shape; current = shape.contains(where: { $0 <= 0 }) ? nil : shape.map { _ in 0 } }
-    mutating func next() -> [Int]? {
+    public init(_ shape: [Int]) { self.shape = shape; current = shape.contains(where: { $0 <= 0 }) ? nil : shape.map { _ in 0 } }
+    public mutating func next() -> [Int]? {
         guard let value = current else { return nil }
         var n = value
         var axis = shape.count - 1

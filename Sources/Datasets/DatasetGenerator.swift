@@ -46,7 +46,8 @@ public struct DatasetGenerator: Sendable {
         guard count > 0 else { throw DatasetError("--count must be positive, got \(count)") }
         guard imageSize >= 32 && imageSize <= 1024 else { throw DatasetError("image size must be in 32…1024, got \(imageSize)") }
         if dataset == .scenes && speech == nil { throw DatasetError("the scenes dataset needs the speech clips in Assets/speech") }
-        let staging = try makeStagingDirectory(for: directory)
+        let folder = try StagedFolder(for: directory, marker: "captions.json", kind: "a dataset")
+        let staging = folder.staging
         do {
             for sub in ["images", "masks"] + (dataset == .scenes ? ["audio"] : []) {
                 try FileManager.default.createDirectory(at: staging.appendingPathComponent(sub), withIntermediateDirectories: true)
@@ -62,7 +63,7 @@ public struct DatasetGenerator: Sendable {
             try encodeJSON(CaptionsFile(info: info, images: images, annotations: annotations))
                 .write(to: staging.appendingPathComponent("captions.json"))
             try encodeJSON(GroundingFile(annotations: grounding)).write(to: staging.appendingPathComponent("grounding.json"))
-            try publish(staging, to: directory)
+            try folder.publish()
         } catch {
             try? FileManager.default.removeItem(at: staging)
             throw error
@@ -114,52 +115,3 @@ public struct DatasetError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// A fresh hidden folder beside `destination` to build into.
-func makeStagingDirectory(for destination: URL) throws -> URL {
-    let parent = destination.deletingLastPathComponent()
-    do { try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
-        throw DatasetError("\(parent.path): cannot create folder")
-    }
-    let staging = parent.appendingPathComponent(".\(destination.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-    try? FileManager.default.removeItem(at: staging)
-    do { try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false) } catch {
-        throw DatasetError("\(parent.path): cannot write here")
-    }
-    return staging
-}
-
-/// Renames `staging` to `destination`. An existing destination is replaced only if it is empty or
-/// holds an earlier dataset (has captions.json); anything else is refused, never deleted.
-func publish(_ staging: URL, to destination: URL) throws {
-    let fm = FileManager.default
-    var isDirectory: ObjCBool = false
-    if fm.fileExists(atPath: destination.path, isDirectory: &isDirectory) {
-        guard isDirectory.boolValue else { throw DatasetError("\(destination.path) exists and is not a folder") }
-        let contents = (try? fm.contentsOfDirectory(atPath: destination.path)) ?? []
-        guard contents.isEmpty || contents.contains("captions.json") else {
-            throw DatasetError("\(destination.path) exists and does not hold a dataset; refusing to overwrite it")
-        }
-        let old = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
-        try fm.moveItem(at: destination, to: old)
-        try fm.moveItem(at: staging, to: destination)
-        try? fm.removeItem(at: old)
-    } else {
-        try fm.moveItem(at: staging, to: destination)
-    }
-}
-
-/// Writes a file with plain POSIX calls (no temp-and-rename: files inside a staging folder are
-/// published atomically with the folder).
-func writePlainFile(_ bytes: [UInt8], to url: URL) throws {
-    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw DatasetError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
-    defer { close(fd) }
-    var written = 0
-    try bytes.withUnsafeBytes { buffer in
-        while written < buffer.count {
-            let n = Foundation.write(fd, buffer.baseAddress! + written, buffer.count - written)
-            guard n > 0 else { throw DatasetError("\(url.path): write failed (\(String(cString: strerror(errno))))") }
-            written += n
-        }
-    }
-}

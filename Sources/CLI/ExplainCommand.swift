@@ -1,0 +1,124 @@
+import ArgumentParser
+import Datasets
+import Engine
+import Explanations
+import Foundation
+import Models
+import Probes
+
+extension ExplainMethod: ExpressibleByArgument {}
+extension QuadratureRule: ExpressibleByArgument {}
+
+/// `glassbox explain` (CLI.md): why the model said caption word K.
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Explain caption words: attention maps, gradients or perturbations, as .npy, PNG and HTML.",
+        discussion: """
+            Explains the log-probability of caption word K (1-based) given the inputs and the words before it.
+            METHODS: \(ExplainMethod.allCases.map(\.rawValue).joined(separator: ", ")).
+            Example: glassbox explain --model runs/shapes/model.safetensors --image data/shapes/images/000010.png --word 3 --method integrated-gradients --out runs/explain
+            """)
+
+    @Option(help: "Model checkpoint (.safetensors).") var model: String
+    @Option(help: "Input image (PNG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Caption to explain (default: the model's greedy caption).") var caption: String?
+    @Option(help: "Word K to explain, 1-based (default: every word).") var word: Int?
+    @Option(help: "Attribution method.") var method: ExplainMethod
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Integrated-gradients steps (default 50).") var steps: Int?
+    @Option(help: "Samples for smoothgrad (50), lime (1000), kernel-shap (1000), rise (2000).") var samples: Int?
+    @Option(help: "Random seed for stochastic methods.") var seed: UInt64 = 0
+    @Option(help: "Integration rule: gauss-legendre, riemann-left, riemann-right, riemann-middle, riemann-trapezoid.") var igMethod: QuadratureRule = .gaussLegendre
+    @Option(help: "SmoothGrad noise level, a fraction of each input's range.") var sigma: Float = 0.15
+    @Option(help: "Image features: N×N grid cells (default: one per patch).") var grid: Int?
+    @Option(help: "Audio features: segments of this many log-mel frames (default: one per audio token).") var audioSegment: Int?
+    @Option(help: "Occlusion window on the image, pixels (default: the patch size).") var window: Int?
+    @Option(help: "Occlusion stride on the image, pixels (default: half the window).") var stride: Int?
+    @Option(help: "Occlusion window on the audio, frames (default: frame_stack).") var audioWindow: Int?
+    @Option(help: "Occlusion stride on the audio, frames (default: half the window).") var audioStride: Int?
+    @Option(help: "Perturbed inputs evaluated per forward pass.") var batchSize = 64
+
+    func run() throws {
+        let net = try loadModel(model)
+        let settings = try self.settings(net.config)
+        let (imageInput, audioInput) = try modelInputs(net.config, image: image, audio: audio)
+        let ids = try captionIds(net, image: imageInput, audio: audioInput)
+        let words = net.vocabulary.decode(ids)
+        let targets: [Int]
+        if let word {
+            guard word >= 1 && word <= ids.count else { throw UserError("--word must be in 1…\(ids.count) (the caption has \(ids.count) words), got \(word)") }
+            targets = [word]
+        } else {
+            targets = Array(1...ids.count)
+        }
+        let explainer = Explainer(model: net)
+        let bar = Progress("explain \(method.rawValue)", total: targets.count)
+        var results: [WordExplanation] = []
+        for (n, k) in targets.enumerated() {
+            results.append(explainer.explain(image: imageInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
+                                             audio: audioInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
+                                             caption: ids, wordIndex: k, method: method, settings: settings))
+            bar.update(n + 1, extra: "word \(k) '\(results.last!.word)' \(String(format: "%.0f ms", results.last!.milliseconds))")
+        }
+        let files = ExplanationFiles(modelPath: model, imagePath: image, audioPath: audio, captionWords: words, explanations: results,
+                                     image: imageInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
+                                     audio: audioInput.map { $0.reshaped(Array($0.shape.dropFirst())) }, config: net.config)
+        try files.write(to: URL(fileURLWithPath: out))
+        let summary = results.map { "\($0.wordIndex):\($0.word) \(String(format: "%.3f", $0.logprob))" }.joined(separator: ", ")
+        print("\(Vocabulary.join(words)) — \(method.rawValue) of \(summary) → \(out)")
+    }
+
+    /// The caption's word ids: --caption tokenized (every word must be in the vocabulary), or the
+    /// model's greedy caption.
+    func captionIds(_ net: CaptionModel, image: Tensor?, audio: Tensor?) throws -> [Int32] {
+        var ids: [Int32]
+        if let caption {
+            let words = Tokenizer.words(caption)
+            guard !words.isEmpty else { throw UserError("--caption is empty") }
+            if let unknown = words.first(where: { !net.vocabulary.contains($0) }) {
+                throw UserError("--caption: unknown word '\(unknown)' (not in the model's vocabulary)")
+            }
+            ids = words.map(net.vocabulary.id)
+        } else {
+            ids = net.generate(image: image, audio: audio, strategy: .greedy)[0].tokenIds
+            if ids.last == Vocabulary.eos { ids.removeLast() }
+            guard !ids.isEmpty else { throw UserError("the model's caption is empty; pass --caption") }
+        }
+        guard ids.count <= net.config.text.maxLen else {
+            throw UserError("--caption has \(ids.count) words; this model reads at most \(net.config.text.maxLen) text positions")
+        }
+        return ids
+    }
+
+    func settings(_ config: ModelConfig) throws -> ExplainSettings {
+        var s = ExplainSettings()
+        if let steps { guard steps >= (igMethod == .riemannTrapezoid ? 2 : 1) && steps <= 100_000 else { throw UserError("--steps must be in \(igMethod == .riemannTrapezoid ? 2 : 1)…100000, got \(steps)") } }
+        if let samples { guard samples >= 2 && samples <= 1_000_000 else { throw UserError("--samples must be in 2…1000000, got \(samples)") } }
+        guard sigma >= 0 && sigma.isFinite else { throw UserError("--sigma must be ≥ 0, got \(sigma)") }
+        guard batchSize >= 1 && batchSize <= 4096 else { throw UserError("--batch-size must be in 1…4096, got \(batchSize)") }
+        s.steps = steps; s.samples = samples; s.seed = seed; s.integration = igMethod; s.sigma = sigma; s.batchSize = batchSize
+        if let c = config.image {
+            if let grid {
+                guard grid >= 1 && grid <= c.size else { throw UserError("--grid must be in 1…\(c.size), got \(grid)") }
+                s.features.imageCell = (c.size + grid - 1) / grid
+            }
+            for (flag, value) in [("--window", window), ("--stride", stride)] {
+                if let value { guard value >= 1 && value <= c.size else { throw UserError("\(flag) must be in 1…\(c.size) pixels, got \(value)") } }
+            }
+            s.imageWindow = window; s.imageStride = stride
+        } else if grid != nil || window != nil || stride != nil {
+            throw UserError("this model takes no image; drop --grid/--window/--stride")
+        }
+        if let a = config.audio {
+            for (flag, value) in [("--audio-segment", audioSegment), ("--audio-window", audioWindow), ("--audio-stride", audioStride)] {
+                if let value { guard value >= 1 && value <= a.frameCount else { throw UserError("\(flag) must be in 1…\(a.frameCount) frames, got \(value)") } }
+            }
+            s.features.audioCell = audioSegment; s.audioWindow = audioWindow; s.audioStride = audioStride
+        } else if audioSegment != nil || audioWindow != nil || audioStride != nil {
+            throw UserError("this model takes no audio; drop --audio-segment/--audio-window/--audio-stride")
+        }
+        return s
+    }
+}

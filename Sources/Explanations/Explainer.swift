@@ -1,0 +1,152 @@
+import Datasets
+import Engine
+import Foundation
+import Models
+import Probes
+
+/// The `explain` methods of CLI.md.
+public enum ExplainMethod: String, CaseIterable, Sendable {
+    case attention, rollout, relevancy
+    case gradient, inputXGradient = "input-x-gradient", smoothgrad, integratedGradients = "integrated-gradients"
+    case occlusion, ablation, lime, kernelShap = "kernel-shap", rise
+
+    public var usesAttention: Bool { [.attention, .rollout, .relevancy].contains(self) }
+    public var usesFeatures: Bool { [.ablation, .lime, .kernelShap].contains(self) }
+    public var isStochastic: Bool { [.smoothgrad, .lime, .kernelShap, .rise].contains(self) }
+    public var isGradient: Bool { [.gradient, .inputXGradient, .smoothgrad, .integratedGradients].contains(self) }
+}
+
+/// Method settings (CLI flags); `nil` means the method's default.
+public struct ExplainSettings: Sendable {
+    /// Integrated-gradients steps (default 50).
+    public var steps: Int?
+    /// Samples: SmoothGrad 50, LIME 1000, KernelSHAP 1000, RISE 2000.
+    public var samples: Int?
+    public var seed: UInt64 = 0
+    public var integration: QuadratureRule = .gaussLegendre
+    /// SmoothGrad noise as a fraction of each input's range.
+    public var sigma: Float = 0.15
+    public var features = FeatureGrid()
+    /// Occlusion window and stride for the image in pixels (default: patch, half a patch) and audio in
+    /// frames (default: frame_stack, half of it); text is occluded one token at a time.
+    public var imageWindow: Int?, imageStride: Int?, audioWindow: Int?, audioStride: Int?
+    /// Points per batched forward pass.
+    public var batchSize = 64
+    public init() {}
+}
+
+/// One explained word: attributions in the model's input space plus everything explanation.json
+/// records.
+public struct WordExplanation {
+    public var wordIndex: Int
+    public var word: String
+    /// log p(word | inputs, words before it).
+    public var logprob: Double
+    public var method: ExplainMethod
+    /// [S, S, C], [T, n_mels], and [K] (decoder positions: `<bos>` and the words before the target).
+    public var image: Tensor?, audio: Tensor?
+    public var text: [Float]
+    /// Per-token values for attention methods and feature values for feature methods (diagnostics).
+    public var featureValues: [Double]?
+    public var features: FeatureSpace?
+    /// Attention methods: the fusion maps [layers, heads, queries, keys].
+    public var attention: Tensor?
+    public var signed: Bool
+    public var parameters: [String: ParameterValue]
+    public var diagnostics: [String: Double]
+    public var milliseconds: Double
+}
+
+/// Explains caption words of one model with any method.
+public struct Explainer {
+    public let model: CaptionModel
+
+    /// Parameters stop recording gradients (explanations differentiate with respect to inputs only).
+    public init(model: CaptionModel) {
+        model.setRequiresGrad(false)
+        self.model = model
+    }
+
+    /// Explains word `wordIndex` (1-based) of `caption` given the inputs ([S, S, C], [T, n_mels]).
+    public func explain(image: Tensor?, audio: Tensor?, caption: [Int32], wordIndex: Int, method: ExplainMethod,
+                        settings: ExplainSettings = ExplainSettings(), progress: ((Int, Int) -> Void)? = nil) -> WordExplanation {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let target = CaptionTarget(model: model, image: image, audio: audio, caption: caption, wordIndex: wordIndex)
+        var result: WordExplanation
+        if method.usesAttention {
+            result = attentionExplanation(target, method)
+        } else {
+            let problem = target.problem(features: settings.features, batchSize: settings.batchSize, progress: progress)
+            let attribution = attributionMethod(method, settings, target).attribute(problem)
+            let textIndex = target.input(.text)!, d = model.config.dModel
+            let textElements = attribution.values[textIndex].scalars
+            let text = (0..<wordIndex).map { k in textElements[(k * d)..<((k + 1) * d)].reduce(0, +) }
+            result = WordExplanation(wordIndex: wordIndex, word: target.word, logprob: 0, method: method,
+                                     image: target.input(.image).map { attribution.values[$0] },
+                                     audio: target.input(.audio).map { attribution.values[$0] }, text: text,
+                                     featureValues: attribution.featureValues, features: method.usesFeatures ? problem.features : nil,
+                                     attention: nil, signed: attribution.signed, parameters: attribution.parameters,
+                                     diagnostics: attribution.diagnostics, milliseconds: 0)
+            if method == .rise || method == .occlusion { result.features = problem.features }
+            result.parameters["baseline"] = .text("zeros")
+            if method == .integratedGradients || method == .smoothgrad || method.usesFeatures || method == .rise {
+                result.parameters["batch_size"] = .number(Double(settings.batchSize))
+            }
+        }
+        result.logprob = Double(target.function(target.inputs.map { $0.reshaped([1] + $0.shape) }).item)
+        result.milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        return result
+    }
+
+    func attributionMethod(_ method: ExplainMethod, _ s: ExplainSettings, _ target: CaptionTarget) -> any AttributionMethod {
+        switch method {
+        case .gradient: return Saliency()
+        case .inputXGradient: return InputXGradient()
+        case .smoothgrad: return SmoothGrad(samples: s.samples ?? 50, sigma: s.sigma, seed: s.seed)
+        case .integratedGradients: return IntegratedGradients(steps: s.steps ?? 50, rule: s.integration)
+        case .ablation: return FeatureAblation()
+        case .lime: return LIME(samples: s.samples ?? 1000, seed: s.seed)
+        case .kernelShap: return KernelSHAP(samples: s.samples ?? 1000, seed: s.seed)
+        case .rise: return RISE(samples: s.samples ?? 2000, seed: s.seed)
+        case .occlusion:
+            let config = model.config
+            return Occlusion(windows: target.modalities.map { m -> [Int]? in
+                switch m {
+                case .image: let w = s.imageWindow ?? config.image!.patch; return [w, w]
+                case .audio: return [s.audioWindow ?? config.audio!.frameStack]
+                case .text: return [1]
+                }
+            }, strides: target.modalities.map { m -> [Int]? in
+                switch m {
+                case .image: let w = s.imageStride ?? max(1, (s.imageWindow ?? config.image!.patch) / 2); return [w, w]
+                case .audio: return [s.audioStride ?? max(1, (s.audioWindow ?? config.audio!.frameStack) / 2)]
+                case .text: return [1]
+                }
+            })
+        case .attention, .rollout, .relevancy: preconditionFailure("attention methods do not use the attribution protocol")
+        }
+    }
+
+    func attentionExplanation(_ target: CaptionTarget, _ method: ExplainMethod) -> WordExplanation {
+        let graph = AttentionGraph(target, gradients: method == .relevancy)
+        let relevance: AttentionGraph.TokenRelevance
+        switch method {
+        case .attention: relevance = graph.rawAttention()
+        case .rollout: relevance = graph.rollout()
+        default: relevance = graph.relevancy()
+        }
+        // Token values onto input elements: a patch's value on its pixels, an audio token's on its frames.
+        let features = target.featureSpace(FeatureGrid(modalities: [.image, .audio]))
+        let spread = features.spread(relevance.image + relevance.audio)
+        let fusion = graph.fusionMaps
+        let q = fusion.first.map { $0.queries.count } ?? 0, k = fusion.first.map { $0.keys.count } ?? 0
+        let attention = Tensor(fusion.flatMap(\.probabilities), shape: [fusion.count, model.config.nHeads, q, k])
+        return WordExplanation(wordIndex: target.wordIndex, word: target.word, logprob: graph.score, method: method,
+                               image: target.input(.image).map { spread[$0] }, audio: target.input(.audio).map { spread[$0] },
+                               text: relevance.text.map(Float.init), featureValues: relevance.image + relevance.audio,
+                               features: nil, attention: attention, signed: false,
+                               parameters: ["heads": .text(method == .relevancy ? "gradient-weighted mean" : "mean"),
+                                            "layers": .text(method == .attention ? "last fusion layer" : "all")],
+                               diagnostics: [:], milliseconds: 0)
+    }
+}

@@ -1,0 +1,264 @@
+import Datasets
+import Engine
+import Foundation
+import Media
+import Models
+import Probes
+
+/// The files `glassbox explain` writes in DIR (CLI.md "What explain writes"), built in a staging
+/// folder and renamed into place.
+///
+/// With one explained word the arrays have the shapes CLI.md lists; with several they gain a leading
+/// word axis, and shorter per-word arrays (text positions, attention queries) are zero-padded to the
+/// longest. explanation.json mirrors that: `target`, `totals`, `timing_ms` (and `completeness_gap`
+/// for integrated gradients) are single values for one word and arrays in word order for several.
+public struct ExplanationFiles {
+    public var modelPath: String
+    public var imagePath: String?, audioPath: String?
+    public var captionWords: [String]
+    public var explanations: [WordExplanation]
+    /// The model inputs (for the pictures): image [S, S, C] normalised, audio log-mel [T, n_mels].
+    public var image: Tensor?, audio: Tensor?
+    public var config: ModelConfig
+
+    public init(modelPath: String, imagePath: String?, audioPath: String?, captionWords: [String],
+                explanations: [WordExplanation], image: Tensor?, audio: Tensor?, config: ModelConfig) {
+        precondition(!explanations.isEmpty, "nothing was explained")
+        self.modelPath = modelPath; self.imagePath = imagePath; self.audioPath = audioPath
+        self.captionWords = captionWords; self.explanations = explanations
+        self.image = image; self.audio = audio; self.config = config
+    }
+
+    var method: ExplainMethod { explanations[0].method }
+    var single: Bool { explanations.count == 1 }
+
+    /// Writes everything into `directory` (replacing an earlier explanation there, refusing any
+    /// other non-empty folder).
+    public func write(to directory: URL) throws {
+        let folder = try StagedFolder(for: directory, marker: "explanation.json", kind: "an explanation")
+        do {
+            try writeArrays(folder)
+            try writePictures(folder)
+            try writePlainFile(Array(try json()), to: folder.url("explanation.json"))
+            try folder.publish()
+        } catch {
+            folder.discard()
+            throw error
+        }
+    }
+
+    // MARK: Arrays
+
+    func writeArrays(_ folder: StagedFolder) throws {
+        func stacked(_ tensors: [Tensor]) -> Tensor {
+            if single { return tensors[0] }
+            let shape = tensors.map(\.shape).reduce(tensors[0].shape) { zip($0, $1).map { Swift.max($0, $1) } }
+            var out = [Float](repeating: 0, count: tensors.count * shape.reduce(1, *))
+            let block = shape.reduce(1, *)
+            for (w, t) in tensors.enumerated() {
+                let values = t.scalars
+                for (flat, index) in MultiIndex(t.shape).enumerated() { out[w * block + flatIndex(index, shape)] = values[flat] }
+            }
+            return Tensor(out, shape: [tensors.count] + shape)
+        }
+        if explanations[0].image != nil {
+            try writePlainFile(NPYArray.float32(stacked(explanations.map { $0.image! })).serialized(), to: folder.url("image.npy"))
+        }
+        if explanations[0].audio != nil {
+            try writePlainFile(NPYArray.float32(stacked(explanations.map { $0.audio! })).serialized(), to: folder.url("audio.npy"))
+        }
+        let text = explanations.map { Tensor($0.text, shape: [$0.text.count]) }
+        try writePlainFile(NPYArray.float32(stacked(text)).serialized(), to: folder.url("text.npy"))
+        if explanations[0].attention != nil {
+            try writePlainFile(NPYArray.float32(stacked(explanations.map { $0.attention! })).serialized(), to: folder.url("attention.npy"))
+        }
+        if let features = explanations[0].features {
+            let data = try JSONSerialization.data(withJSONObject: featureList(features), options: [.prettyPrinted, .sortedKeys])
+            try writePlainFile(Array(data), to: folder.url("features.json"))
+        }
+    }
+
+    /// features.json: each feature's modality, index (within its modality) and region: image
+    /// `[x0, y0, x1, y1)` in pixels; audio `[frame0, frame1)` and `seconds`; text `position` and `token`.
+    func featureList(_ space: FeatureSpace) -> [String: Any] {
+        let modalities = modalityOrder
+        var perModality: [Modality: Int] = [:]
+        var list: [[String: Any]] = []
+        for (f, feature) in space.features.enumerated() {
+            let m = modalities[feature.input]
+            let index = perModality[m, default: 0]; perModality[m] = index + 1
+            var entry: [String: Any] = ["feature": f, "modality": m.rawValue, "index": index]
+            switch m {
+            case .image: entry["box"] = [feature.start[1], feature.start[0], feature.end[1], feature.end[0]]
+            case .audio:
+                let a = config.audio!
+                let seconds = Double(a.hop) / Double(a.sampleRate)
+                entry["frames"] = [feature.start[0], feature.end[0]]
+                entry["seconds"] = [Double(feature.start[0]) * seconds, Double(feature.end[0]) * seconds]
+            case .text:
+                entry["position"] = feature.start[0]
+                entry["token"] = feature.start[0] == 0 ? "<bos>" : captionWords[feature.start[0] - 1]
+            }
+            list.append(entry)
+        }
+        return ["version": 1, "features": list]
+    }
+
+    var modalityOrder: [Modality] {
+        (config.image != nil ? [Modality.image] : []) + (config.audio != nil ? [.audio] : []) + [.text]
+    }
+
+    // MARK: JSON
+
+    func json() throws -> Data {
+        let targets = explanations.map { e -> [String: Any] in ["word_index": e.wordIndex, "word": e.word, "logprob": e.logprob] }
+        let totals = explanations.map(totals)
+        var object: [String: Any] = [
+            "version": 1,
+            "caption": Vocabulary.join(captionWords), "words": captionWords,
+            "method": method.rawValue, "model": modelPath,
+            "target": single ? targets[0] : targets,
+            "totals": single ? totals[0] : totals,
+            "timing_ms": single ? explanations[0].milliseconds : explanations.map(\.milliseconds),
+            "signed": explanations[0].signed,
+            "parameters": parameterObject(explanations[0].parameters),
+            "diagnostics": single ? finite(explanations[0].diagnostics) : explanations.map { finite($0.diagnostics) },
+            "arrays": arrayList,
+        ]
+        if let imagePath { object["image"] = imagePath }
+        if let audioPath { object["audio"] = audioPath }
+        if method == .integratedGradients {
+            let gaps = explanations.map { $0.diagnostics["completeness_gap"] ?? .nan }
+            object["completeness_gap"] = single ? jsonNumber(gaps[0]) : gaps.map(jsonNumber)
+        }
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    }
+
+    var arrayList: [String: Any] {
+        var out: [String: Any] = [:]
+        let lead = single ? [] : [explanations.count]
+        if let c = config.image { out["image.npy"] = lead + [c.size, c.size, c.channels] }
+        if let a = config.audio { out["audio.npy"] = lead + [a.frameCount, a.nMels] }
+        out["text.npy"] = lead + [explanations.map(\.text.count).max()!]
+        if let shape = explanations[0].attention?.shape {
+            out["attention.npy"] = lead + explanations.map { $0.attention!.shape }.reduce(shape) { zip($0, $1).map { Swift.max($0, $1) } }
+        }
+        return out
+    }
+
+    /// Per-modality totals: sum, sum of magnitudes, and share of the magnitude mass.
+    func totals(_ e: WordExplanation) -> [String: Any] {
+        var sums: [(Modality, Double, Double)] = []
+        if let t = e.image { sums.append((.image, t.scalars.reduce(0) { $0 + Double($1) }, t.scalars.reduce(0) { $0 + abs(Double($1)) })) }
+        if let t = e.audio { sums.append((.audio, t.scalars.reduce(0) { $0 + Double($1) }, t.scalars.reduce(0) { $0 + abs(Double($1)) })) }
+        sums.append((.text, e.text.reduce(0) { $0 + Double($1) }, e.text.reduce(0) { $0 + abs(Double($1)) }))
+        let mass = sums.reduce(0) { $0 + $1.2 }
+        return Dictionary(uniqueKeysWithValues: sums.map { m, sum, magnitude in
+            (m.rawValue, ["sum": jsonNumber(sum), "abs_sum": jsonNumber(magnitude), "share": mass > 0 ? magnitude / mass : 0] as [String: Any])
+        })
+    }
+
+    func parameterObject(_ p: [String: ParameterValue]) -> [String: Any] {
+        p.mapValues { v -> Any in
+            switch v {
+            case .number(let x): return x == x.rounded() && abs(x) < 1e15 ? Int64(x) as Any : jsonNumber(x)
+            case .text(let s): return s
+            case .numbers(let xs): return xs.map(jsonNumber)
+            }
+        }
+    }
+
+    func finite(_ d: [String: Double]) -> [String: Any] { d.mapValues(jsonNumber) }
+}
+
+/// A JSON number, or null for NaN/∞ (which JSON cannot hold).
+func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+
+// MARK: Pictures
+
+extension ExplanationFiles {
+    /// image-WORD.png, audio-WORD.png, text.png, text.html, and for attention methods heads.png;
+    /// with several words also strip.png (one panel per word). A word explained twice (the same word
+    /// at two positions) gets its index appended: image-WORD-K.png.
+    func writePictures(_ folder: StagedFolder) throws {
+        let names = explanations.map { e -> String in
+            let safe = Self.fileSafe(e.word)
+            return explanations.filter { Self.fileSafe($0.word) == safe }.count > 1 ? "\(safe)-\(e.wordIndex)" : safe
+        }
+        let signed = explanations[0].signed
+        let title = { (e: WordExplanation) in "\(self.method.rawValue) - \(e.word) (word \(e.wordIndex))" }
+        if let image, let c = config.image {
+            let picture = Image(ImageOps.denormalize(image))
+            let heats = explanations.map { pixelHeat($0.image!, channels: c.channels) }
+            for (e, (heat, name)) in zip(explanations, zip(heats, names)) {
+                let canvas = Heatmap.overlay(image: picture, heat: heat, heatWidth: c.size, heatHeight: c.size, signed: signed, title: title(e))
+                try writePlainFile(PNG.encode(canvas.image), to: folder.url("image-\(name).png"))
+            }
+            if !single {
+                let strip = Heatmap.strip(image: picture, heats: heats, heatWidth: c.size, heatHeight: c.size,
+                                          words: explanations.map(\.word), signed: signed, title: method.rawValue)
+                try writePlainFile(PNG.encode(strip.image), to: folder.url("strip.png"))
+            }
+            if method.usesAttention { try writeHeads(folder, picture: picture, names: names) }
+        }
+        if let audio, let a = config.audio {
+            for (e, name) in zip(explanations, names) {
+                let canvas = Heatmap.spectrogram(logMel: audio.scalars, frames: a.frameCount, mels: a.nMels, heat: e.audio!.scalars,
+                                                 signed: signed, title: title(e), secondsPerFrame: Double(a.hop) / Double(a.sampleRate))
+                try writePlainFile(PNG.encode(canvas.image), to: folder.url("audio-\(name).png"))
+            }
+        }
+        // Tokens: the decoder inputs of the (last) explained word, one row per explained word.
+        var rows: [Canvas] = [], html: [String] = []
+        for e in explanations {
+            let tokens = ["<bos>"] + Array(captionWords.prefix(e.wordIndex - 1))
+            let heading = "\(method.rawValue): what the prediction of '\(e.word)' (word \(e.wordIndex)) drew on"
+            rows.append(Heatmap.tokens(words: tokens, values: e.text, signed: signed, title: heading))
+            html.append(Heatmap.tokensHTML(words: tokens, values: e.text, signed: signed, title: heading))
+        }
+        try writePlainFile(PNG.encode(Self.stackVertically(rows).image), to: folder.url("text.png"))
+        let page = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>glassbox explain</title></head><body>\n"
+            + html.joined(separator: "\n") + "\n</body></html>\n"
+        try writePlainFile(Array(page.utf8), to: folder.url("text.html"))
+    }
+
+    /// heads.png: layers × heads, each head's attention from the target position to the image patches
+    /// (the fusion maps), for the first explained word; heads-NAME.png for each word when several.
+    func writeHeads(_ folder: StagedFolder, picture: Image, names: [String]) throws {
+        let c = config.image!
+        let grid = c.size / c.patch, patches = grid * grid
+        for (n, (e, name)) in zip(explanations, names).enumerated() {
+            guard let attention = e.attention, attention.rank == 4 else { continue }
+            let (layers, heads, queries, keys) = (attention.shape[0], attention.shape[1], attention.shape[2], attention.shape[3])
+            let values = attention.scalars
+            // The target position is the last query row; image patches are the first key columns.
+            let maps = (0..<layers).map { l in (0..<heads).map { h in
+                (0..<patches).map { j in values[((l * heads + h) * queries + queries - 1) * keys + j] }
+            } }
+            let canvas = Heatmap.grid(image: picture, maps: maps, heatWidth: grid, heatHeight: grid,
+                                      rowLabels: (0..<layers).map { "L\($0)" }, columnLabels: (0..<heads).map { "H\($0)" },
+                                      title: "attention of '\(e.word)' to image patches")
+            let bytes = try PNG.encode(canvas.image)
+            if n == 0 { try writePlainFile(bytes, to: folder.url("heads.png")) }
+            if !single { try writePlainFile(bytes, to: folder.url("heads-\(name).png")) }
+        }
+    }
+
+    /// A per-pixel heat [S·S] from element attributions [S, S, C]: the sum over channels.
+    func pixelHeat(_ t: Tensor, channels: Int) -> [Float] {
+        let v = t.scalars
+        return (0..<(v.count / channels)).map { p in (0..<channels).reduce(Float(0)) { $0 + v[p * channels + $1] } }
+    }
+
+    static func fileSafe(_ word: String) -> String {
+        let kept = word.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "-" ? Character($0) : "_" }
+        return kept.isEmpty ? "word" : String(kept)
+    }
+
+    static func stackVertically(_ canvases: [Canvas]) -> Canvas {
+        var out = Canvas(width: canvases.map(\.width).max()!, height: canvases.reduce(0) { $0 + $1.height })
+        var y = 0
+        for c in canvases { out.draw(c.image, x: 0, y: y); y += c.height }
+        return out
+    }
+}
