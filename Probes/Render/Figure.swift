@@ -88,7 +88,8 @@ enum Figure {
     /// patch grid this keeps every patch a flat square with sharp borders, which is what the
     /// model saw (one token per patch); bilinear smoothing would invent structure inside
     /// patches and blur the attribution across their borders. For a full-resolution map it is
-    /// the identity. Returns an RGB image of (scale·width) × (scale·height).
+    /// the identity. A grid finer than the displayed panel is subsampled (not averaged): raise
+    /// `scale` to see all of it. Returns an RGB image of (scale·width) × (scale·height).
     static func heatPanel(image: Image, heat: [Float], heatWidth: Int, heatHeight: Int, scale: Int, heatScale: HeatScale, alpha: Double) -> Image {
         precondition(heatWidth > 0 && heatHeight > 0 && heat.count == heatWidth * heatHeight,
                      "heat has \(heat.count) values for a \(heatWidth)×\(heatHeight) grid")
