@@ -99,12 +99,12 @@ extension AttributionProblem {
     var elementCounts: [Int] { inputs.map(\.count) }
 
     /// f at a single point (batch of one), without recording gradients.
-    func value(at point: [Tensor]) -> Double {
+    public func value(at point: [Tensor]) -> Double {
         Double(function(point.map { $0.detached().reshaped([1] + $0.shape) }).scalars[0])
     }
 
     /// f(x) and f(baseline).
-    var endpoints: (fx: Double, fBaseline: Double) { (value(at: inputs), value(at: baselines)) }
+    public var endpoints: (fx: Double, fBaseline: Double) { (value(at: inputs), value(at: baselines)) }
 
     /// Scores of `count` points built `batchSize` at a time: `build(range)` returns the inputs of the
     /// points in `range`, each [range.count] + shape. One call of `function` per batch.

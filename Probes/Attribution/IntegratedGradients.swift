@@ -47,6 +47,8 @@ public enum QuadratureRule: String, CaseIterable, Sendable {
     case riemannLeft = "riemann-left"
     case riemannRight = "riemann-right"
     case riemannMiddle = "riemann-middle"
+    /// The textbook trapezoid rule, h = 1/(n−1). (Captum 0.9 uses weights 1/n halved at the ends,
+    /// which sum to (n−1)/n, so its trapezoid attributions are ours × (n−1)/n; tested.)
     case riemannTrapezoid = "riemann-trapezoid"
 
     /// Nodes α_k in [0, 1] and weights w_k with Σ w_k g(α_k) ≈ ∫₀¹ g.
