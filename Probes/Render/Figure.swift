@@ -72,10 +72,14 @@ enum Figure {
         guard span > 0, span.isFinite else { return [lo] }
         let raw = span / 5, magnitude = pow(10, (log10(raw)).rounded(.down))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        var out: [Double] = []
-        var t = (lo / step).rounded(.up) * step
-        while t <= hi + step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
-        return out
+        let first = (lo / step).rounded(.up)
+        // Count by integer index (never `t += step`: when step is tiny against t, t stops moving).
+        let count = Int(min(20, max(0, ((hi + step * 1e-9) / step).rounded(.down) - first + 1)))
+        guard count > 0, first + 1 != first else { return [lo, hi] }
+        return (0..<count).map { i in
+            let t = (first + Double(i)) * step
+            return abs(t) < step * 1e-9 ? 0 : t
+        }
     }
 
     // MARK: Panels

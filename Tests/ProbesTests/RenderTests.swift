@@ -232,3 +232,15 @@ struct HeatmapTests {
         return a.pixels == q.pixels
     }
 }
+
+@Suite struct TickRegressionTests {
+    /// A span far below the values' float spacing once made `t += step` stand still (explain hung
+    /// drawing a colour bar).
+    @Test func ticksTerminateWhenTheStepIsBelowTheValuesPrecision() {
+        for (lo, hi) in [(1e8, 1e8 + 1e-3), (-1e-300, 1e-300), (0.0, 1e-320), (3.0, 3.0 + 1e-15)] {
+            let ticks = Figure.niceTicks(lo, hi)
+            #expect(!ticks.isEmpty && ticks.count <= 20)
+        }
+        #expect(Figure.niceTicks(0, 1) == [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])
+    }
+}
