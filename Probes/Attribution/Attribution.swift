@@ -1,3 +1,4 @@
+import Dispatch
 import Engine
 
 /// The function being explained, evaluated on batches (Captum's `forward_func`): input `i` arrives
@@ -21,9 +22,13 @@ public struct AttributionProblem {
     public var batchSize: Int
     /// Called with (done, total) evaluations as batched work proceeds.
     public var progress: ((Int, Int) -> Void)?
+    /// Threads that evaluate parts of each batch at once (OpenBLAS runs single-threaded meanwhile,
+    /// as in data-parallel training). More than 1 requires a function that is safe to call
+    /// concurrently — true for a model in inference whose parameters record no gradients.
+    public var workers: Int
 
     public init(function: @escaping ScoreFunction, inputs: [Tensor], baselines: [Tensor]? = nil,
-                features: FeatureSpace? = nil, batchSize: Int = 64, progress: ((Int, Int) -> Void)? = nil) {
+                features: FeatureSpace? = nil, batchSize: Int = 64, workers: Int = 1, progress: ((Int, Int) -> Void)? = nil) {
         precondition(!inputs.isEmpty, "an attribution problem needs at least one input")
         let baselines = baselines ?? inputs.map { Tensor.zeros($0.shape) }
         precondition(baselines.map(\.shape) == inputs.map(\.shape),
@@ -35,6 +40,7 @@ public struct AttributionProblem {
         self.features = features ?? FeatureSpace(shapes: inputs.map(\.shape), spatialRanks: inputs.map { _ in 0 })
         precondition(self.features.shapes == inputs.map(\.shape), "feature space shapes \(self.features.shapes) differ from inputs \(inputs.map(\.shape))")
         self.batchSize = batchSize
+        self.workers = max(1, workers)
         self.progress = progress
     }
 }
@@ -107,17 +113,19 @@ extension AttributionProblem {
     public var endpoints: (fx: Double, fBaseline: Double) { (value(at: inputs), value(at: baselines)) }
 
     /// Scores of `count` points built `batchSize` at a time: `build(range)` returns the inputs of the
-    /// points in `range`, each [range.count] + shape. One call of `function` per batch.
+    /// points in `range`, each [range.count] + shape. One call of `function` per batch (per worker).
     func scores(count: Int, build: (Range<Int>) -> [Tensor]) -> [Double] {
-        var out: [Double] = []
-        out.reserveCapacity(count)
+        var out = [Double](repeating: 0, count: count)
         var start = 0
         while start < count {
             let range = start..<min(count, start + batchSize)
-            let batch = build(range)
-            let s = function(batch.map { $0.detached() })
-            precondition(s.shape == [range.count], "the score function must return [B] = [\(range.count)], got \(s.shape)")
-            out += s.scalars.map(Double.init)
+            let parts = split(range)
+            let results = inParallel(parts.count) { w -> [Float] in
+                let s = function(build(parts[w]).map { $0.detached() })
+                precondition(s.shape == [parts[w].count], "the score function must return [B] = [\(parts[w].count)], got \(s.shape)")
+                return s.scalars
+            }
+            for (w, part) in parts.enumerated() { for (j, v) in zip(part, results[w]) { out[j] = Double(v) } }
             start = range.upperBound
             progress?(start, count)
         }
@@ -127,14 +135,42 @@ extension AttributionProblem {
     /// Σ_b ∂f_b/∂(point b) for a batch of points (each input [n] + shape): since row b depends only
     /// on point b, the gradient of the sum holds every point's own gradient. Returns the scores too.
     func gradients(at batch: [Tensor]) -> (scores: [Double], gradients: [Tensor]) {
-        let leaves = batch.map { t -> Tensor in let l = t.detached().contiguous(); l.requiresGrad = true; return l }
-        let s = function(leaves)
-        precondition(s.shape == [batch[0].shape[0]], "the score function must return [B], got \(s.shape)")
-        guard s.requiresGrad else {  // f does not depend on the inputs at all
-            return (s.scalars.map(Double.init), leaves.map { Tensor.zeros($0.shape) })
+        let n = batch[0].shape[0]
+        let parts = split(0..<n)
+        let results = inParallel(parts.count) { w -> ([Float], [Tensor]) in
+            let leaves = batch.map { t -> Tensor in
+                let l = t.sliced(axis: 0, parts[w]).detached().contiguous(); l.requiresGrad = true; return l
+            }
+            let s = function(leaves)
+            precondition(s.shape == [parts[w].count], "the score function must return [B], got \(s.shape)")
+            guard s.requiresGrad else { return (s.scalars, leaves.map { Tensor.zeros($0.shape) }) }   // f ignores its inputs
+            s.sum().backward()
+            return (s.scalars, leaves.map { $0.grad ?? Tensor.zeros($0.shape) })
         }
-        s.sum().backward()
-        return (s.scalars.map(Double.init), leaves.map { $0.grad ?? Tensor.zeros($0.shape) })
+        let scores = results.flatMap { $0.0 }.map(Double.init)
+        let gradients = batch.indices.map { i in parts.count == 1 ? results[0].1[i] : Tensor.concatenate(results.map { $0.1[i] }, axis: 0) }
+        return (scores, gradients)
+    }
+
+    /// `range` cut into at most `workers` contiguous parts of near-equal size.
+    func split(_ range: Range<Int>) -> [Range<Int>] {
+        let w = min(workers, range.count)
+        guard w > 1 else { return [range] }
+        let bounds = (0...w).map { range.lowerBound + $0 * range.count / w }
+        return (0..<w).map { bounds[$0]..<bounds[$0 + 1] }
+    }
+
+    /// Runs `body(0..<n)` on n threads (BLAS single-threaded meanwhile) and returns the results in order.
+    func inParallel<T>(_ n: Int, _ body: (Int) -> T) -> [T] {
+        guard n > 1 else { return [body(0)] }
+        return withoutActuallyEscaping(body) { body in
+            let box = ParallelResults<T>(n, body)
+            let previous = BLAS.threadCount
+            BLAS.setThreadCount(1)
+            DispatchQueue.concurrentPerform(iterations: n) { box.run($0) }
+            BLAS.setThreadCount(previous)
+            return box.results.map { $0! }
+        }
     }
 
     /// Points `baseline + a (x − baseline)` for each coefficient a, per input: [a.count] + shape.
@@ -148,4 +184,17 @@ extension AttributionProblem {
             return Tensor(out, shape: [coefficients.count] + x.shape)
         }
     }
+}
+
+/// Slots for ``AttributionProblem/inParallel(_:_:)``: each thread writes only its own slot of a
+/// buffer allocated up front (no shared array is mutated concurrently).
+private final class ParallelResults<T>: @unchecked Sendable {
+    let slots: UnsafeMutableBufferPointer<T?>
+    let body: (Int) -> T
+    init(_ n: Int, _ body: @escaping (Int) -> T) {
+        slots = .allocate(capacity: n); slots.initialize(repeating: nil); self.body = body
+    }
+    deinit { slots.deinitialize(); slots.deallocate() }
+    func run(_ i: Int) { slots[i] = body(i) }
+    var results: [T?] { Array(slots) }
 }

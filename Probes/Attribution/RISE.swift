@@ -56,22 +56,41 @@ public struct RISE: AttributionMethod {
         let grid = zip(spatial, cell).map { ($0 + $1 - 1) / $1 + 1 }
         let bits = (0..<grid.reduce(1, *)).map { _ in Float(Double(rng.nextUniform()) < probability ? 1 : 0) }
         let shifts = cell.map { $0 > 1 ? Double(rng.nextUniform()) * Double($0) : 0 }
+        // Separable interpolation: per axis, each position's lower grid index and weight of the upper one.
+        let axes = spatial.indices.map { a in (0..<spatial[a]).map { p -> (Int, Double) in
+            let c = (Double(p) + shifts[a]) / Double(cell[a])
+            let lower = Int(c)
+            return (min(lower, grid[a] - 1), c - Double(lower))
+        } }
+        func bit(_ index: [Int]) -> Double { Double(bits[flatIndex(index.indices.map { min(index[$0], grid[$0] - 1) }, grid)]) }
         var out = [Float](repeating: 0, count: spatial.reduce(1, *))
-        for (flat, p) in MultiIndex(spatial).enumerated() {
-            // Multilinear interpolation over the 2^rank surrounding grid points.
-            let coordinate = p.indices.map { (Double(p[$0]) + shifts[$0]) / Double(cell[$0]) }
-            let base = coordinate.map { Int($0) }, frac = coordinate.indices.map { coordinate[$0] - Double(base[$0]) }
-            var value = 0.0
-            for corner in 0..<(1 << spatial.count) {
-                var weight = 1.0, index = [Int](repeating: 0, count: spatial.count)
-                for a in spatial.indices {
-                    let up = corner >> a & 1 == 1
-                    weight *= up ? frac[a] : 1 - frac[a]
-                    index[a] = min(base[a] + (up ? 1 : 0), grid[a] - 1)
+        switch spatial.count {
+        case 0: out[0] = Float(bits[0])
+        case 1:
+            func b(_ i: Int) -> Double { Double(bits[min(i, grid[0] - 1)]) }
+            for (p, (i, f)) in axes[0].enumerated() { out[p] = Float((1 - f) * b(i) + f * b(i + 1)) }
+        case 2:
+            let width = spatial[1], (g0, g1) = (grid[0], grid[1])
+            func b(_ i: Int, _ j: Int) -> Double { Double(bits[min(i, g0 - 1) * g1 + min(j, g1 - 1)]) }
+            for (y, (i, fy)) in axes[0].enumerated() { for (x, (j, fx)) in axes[1].enumerated() {
+                let top = (1 - fx) * b(i, j) + fx * b(i, j + 1)
+                let bottom = (1 - fx) * b(i + 1, j) + fx * b(i + 1, j + 1)
+                out[y * width + x] = Float((1 - fy) * top + fy * bottom)
+            } }
+        default:
+            for (flat, p) in MultiIndex(spatial).enumerated() {   // multilinear over the 2^rank corners
+                var value = 0.0
+                for corner in 0..<(1 << spatial.count) {
+                    var weight = 1.0, index = [Int](repeating: 0, count: spatial.count)
+                    for a in spatial.indices {
+                        let up = corner >> a & 1 == 1, (lower, f) = axes[a][p[a]]
+                        weight *= up ? f : 1 - f
+                        index[a] = lower + (up ? 1 : 0)
+                    }
+                    if weight > 0 { value += weight * bit(index) }
                 }
-                if weight > 0 { value += weight * Double(bits[flatIndex(index, grid)]) }
+                out[flat] = Float(value)
             }
-            out[flat] = Float(value)
         }
         return out
     }

@@ -58,10 +58,10 @@ public struct CaptionTarget {
     /// The problem's features (CLI.md: patches or coarser grids, audio tokens or time segments, text
     /// tokens), each input's spatial layout, and zero baselines (mid-grey image, log-mel 0, zero
     /// token embedding: CLI.md's defaults).
-    public func problem(features: FeatureGrid = FeatureGrid(), batchSize: Int = 64,
+    public func problem(features: FeatureGrid = FeatureGrid(), batchSize: Int = 64, workers: Int = 1,
                         progress: ((Int, Int) -> Void)? = nil) -> AttributionProblem {
         AttributionProblem(function: function, inputs: inputs, features: featureSpace(features),
-                           batchSize: batchSize, progress: progress)
+                           batchSize: batchSize, workers: workers, progress: progress)
     }
 
     public func featureSpace(_ grid: FeatureGrid) -> FeatureSpace {

@@ -32,6 +32,8 @@ public struct ExplainSettings: Sendable {
     public var imageWindow: Int?, imageStride: Int?, audioWindow: Int?, audioStride: Int?
     /// Points per batched forward pass.
     public var batchSize = 64
+    /// Threads evaluating parts of each batch (the model is read-only in inference, so safe).
+    public var workers = min(2, ProcessInfo.processInfo.activeProcessorCount)
     public init() {}
 }
 
@@ -76,7 +78,7 @@ public struct Explainer {
         if method.usesAttention {
             result = attentionExplanation(target, method)
         } else {
-            let problem = target.problem(features: settings.features, batchSize: settings.batchSize, progress: progress)
+            let problem = target.problem(features: settings.features, batchSize: settings.batchSize, workers: settings.workers, progress: progress)
             let attribution = attributionMethod(method, settings, target).attribute(problem)
             let textIndex = target.input(.text)!, d = model.config.dModel
             let textElements = attribution.values[textIndex].scalars
