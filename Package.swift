@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Engine", "Media", "TestSupport"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Engine", "Media", "TestSupport"]),
         .testTarget(name: "ExplanationsTests", dependencies: ["Explanations", "Probes", "Models", "Datasets", "Engine", "Media", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Media", "TestSupport"]),
     ]
 )

@@ -112,6 +112,22 @@ public struct FeatureSpace: Sendable, Equatable {
     }
 }
 
+extension FeatureSpace {
+    /// Each feature's mean value over its elements, for attributions given per element (the
+    /// feature summary of occlusion and RISE maps).
+    public func cellMeans(_ values: [Tensor]) -> [Double] {
+        var sums = [Double](repeating: 0, count: count), counts = [Double](repeating: 0, count: count)
+        for i in shapes.indices {
+            let v = values[i].scalars, t = trailingCount(i)
+            for (p, f) in positionFeature[i].enumerated() where f >= 0 {
+                for e in (p * t)..<((p + 1) * t) { sums[Int(f)] += Double(v[e]) }
+                counts[Int(f)] += Double(t)
+            }
+        }
+        return zip(sums, counts).map { $1 > 0 ? $0 / $1 : 0 }
+    }
+}
+
 /// Row-major flat index of `index` in `shape`.
 public func flatIndex(_ index: [Int], _ shape: [Int]) -> Int {
     var flat = 0

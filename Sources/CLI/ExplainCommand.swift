@@ -43,6 +43,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         let net = try loadModel(model)
         let settings = try self.settings(net.config)
+        try ExplanationFiles.checkDestination(URL(fileURLWithPath: out))
         let (imageInput, audioInput) = try modelInputs(net.config, image: image, audio: audio)
         let ids = try captionIds(net, image: imageInput, audio: audioInput)
         let words = net.vocabulary.decode(ids)

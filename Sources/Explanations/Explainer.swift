@@ -46,8 +46,15 @@ public struct WordExplanation {
     public var logprob: Double
     public var method: ExplainMethod
     /// [S, S, C], [T, n_mels], and [K] (decoder positions: `<bos>` and the words before the target).
+    /// Gradient methods give every element its own value and a text position the sum over its
+    /// embedding dimensions; the other methods give a value per position (patch, frame, token)
+    /// that every element of it carries (``perPosition``), and a text position that value.
     public var image: Tensor?, audio: Tensor?
     public var text: [Float]
+    /// Whether values are per position, repeated over channels / mel bands / embedding dimensions.
+    public var perPosition: Bool
+    /// Per-modality totals: the sum over elements (gradient methods) or over positions/features.
+    public var totals: [Modality: Double]
     /// Per-token values for attention methods and feature values for feature methods (diagnostics).
     public var featureValues: [Double]?
     public var features: FeatureSpace?
@@ -82,14 +89,25 @@ public struct Explainer {
             let attribution = attributionMethod(method, settings, target).attribute(problem)
             let textIndex = target.input(.text)!, d = model.config.dModel
             let textElements = attribution.values[textIndex].scalars
-            let text = (0..<wordIndex).map { k in textElements[(k * d)..<((k + 1) * d)].reduce(0, +) }
+            let perPosition = !method.isGradient
+            // Per position: the value its elements carry (all equal); gradients: the sum over dimensions.
+            let text = (0..<wordIndex).map { k in perPosition ? textElements[k * d] : textElements[(k * d)..<((k + 1) * d)].reduce(0, +) }
+            // Per-position methods are summarised per feature (a feature's value, or the mean over a
+            // feature's positions for occlusion and RISE); gradient methods per element.
+            let space = problem.features
+            let featureValues = perPosition ? (attribution.featureValues ?? space.cellMeans(attribution.values)) : nil
+            var totals: [Modality: Double] = [:]
+            for (i, m) in target.modalities.enumerated() {
+                totals[m] = featureValues.map { phi in space.features(ofInput: i).reduce(0) { $0 + phi[$1] } }
+                    ?? attribution.values[i].scalars.reduce(0.0) { $0 + Double($1) }
+            }
             result = WordExplanation(wordIndex: wordIndex, word: target.word, logprob: 0, method: method,
                                      image: target.input(.image).map { attribution.values[$0] },
                                      audio: target.input(.audio).map { attribution.values[$0] }, text: text,
-                                     featureValues: attribution.featureValues, features: method.usesFeatures ? problem.features : nil,
+                                     perPosition: perPosition, totals: totals,
+                                     featureValues: featureValues, features: perPosition ? space : nil,
                                      attention: nil, signed: attribution.signed, parameters: attribution.parameters,
                                      diagnostics: attribution.diagnostics, milliseconds: 0)
-            if method == .rise || method == .occlusion { result.features = problem.features }
             result.parameters["baseline"] = .text("zeros")
             if method == .integratedGradients || method == .smoothgrad || method.usesFeatures || method == .rise {
                 result.parameters["batch_size"] = .number(Double(settings.batchSize))
@@ -138,15 +156,18 @@ public struct Explainer {
         default: relevance = graph.relevancy()
         }
         // Token values onto input elements: a patch's value on its pixels, an audio token's on its frames.
-        let features = target.featureSpace(FeatureGrid(modalities: [.image, .audio]))
-        let spread = features.spread(relevance.image + relevance.audio)
+        let features = target.featureSpace(FeatureGrid())   // patches, audio tokens, text tokens
+        let tokenValues = relevance.image + relevance.audio + relevance.text
+        let spread = features.spread(tokenValues)
         let fusion = graph.fusionMaps
         let q = fusion.first.map { $0.queries.count } ?? 0, k = fusion.first.map { $0.keys.count } ?? 0
         let attention = Tensor(fusion.flatMap(\.probabilities), shape: [fusion.count, model.config.nHeads, q, k])
         return WordExplanation(wordIndex: target.wordIndex, word: target.word, logprob: graph.score, method: method,
                                image: target.input(.image).map { spread[$0] }, audio: target.input(.audio).map { spread[$0] },
-                               text: relevance.text.map(Float.init), featureValues: relevance.image + relevance.audio,
-                               features: nil, attention: attention, signed: false,
+                               text: relevance.text.map(Float.init), perPosition: true,
+                               totals: [.image: relevance.image.reduce(0, +), .audio: relevance.audio.reduce(0, +), .text: relevance.text.reduce(0, +)]
+                                   .filter { target.input($0.key) != nil },
+                               featureValues: tokenValues, features: features, attention: attention, signed: false,
                                parameters: ["heads": .text(method == .relevancy ? "gradient-weighted mean" : "mean"),
                                             "layers": .text(method == .attention ? "last fusion layer" : "all")],
                                diagnostics: [:], milliseconds: 0)

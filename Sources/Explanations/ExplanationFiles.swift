@@ -30,7 +30,13 @@ public struct ExplanationFiles {
     }
 
     var method: ExplainMethod { explanations[0].method }
+    var perPosition: Bool { explanations[0].perPosition }
     var single: Bool { explanations.count == 1 }
+
+    /// Throws unless `directory` may receive an explanation (absent, empty, or an earlier one).
+    public static func checkDestination(_ directory: URL) throws {
+        try StagedFolder.checkReplaceable(directory, marker: "explanation.json", kind: "an explanation")
+    }
 
     /// Writes everything into `directory` (replacing an earlier explanation there, refusing any
     /// other non-empty folder).
@@ -146,15 +152,21 @@ public struct ExplanationFiles {
         return out
     }
 
-    /// Per-modality totals: sum, sum of magnitudes, and share of the magnitude mass.
+    /// Per-modality totals: the signed sum and the sum of magnitudes — over elements for gradient
+    /// methods, over features (patches, audio tokens, text tokens or the chosen grid) otherwise — and
+    /// each modality's share of the magnitude mass.
     func totals(_ e: WordExplanation) -> [String: Any] {
-        var sums: [(Modality, Double, Double)] = []
-        if let t = e.image { sums.append((.image, t.scalars.reduce(0) { $0 + Double($1) }, t.scalars.reduce(0) { $0 + abs(Double($1)) })) }
-        if let t = e.audio { sums.append((.audio, t.scalars.reduce(0) { $0 + Double($1) }, t.scalars.reduce(0) { $0 + abs(Double($1)) })) }
-        sums.append((.text, e.text.reduce(0) { $0 + Double($1) }, e.text.reduce(0) { $0 + abs(Double($1)) }))
-        let mass = sums.reduce(0) { $0 + $1.2 }
-        return Dictionary(uniqueKeysWithValues: sums.map { m, sum, magnitude in
-            (m.rawValue, ["sum": jsonNumber(sum), "abs_sum": jsonNumber(magnitude), "share": mass > 0 ? magnitude / mass : 0] as [String: Any])
+        var magnitudes: [Modality: Double] = [:]
+        if let phi = e.featureValues, let space = e.features {   // per-position methods: over features
+            for (i, m) in modalityOrder.enumerated() { magnitudes[m] = space.features(ofInput: i).reduce(0) { $0 + abs(phi[$1]) } }
+        } else {                                                   // gradient methods: over elements
+            if let t = e.image { magnitudes[.image] = t.scalars.reduce(0) { $0 + abs(Double($1)) } }
+            if let t = e.audio { magnitudes[.audio] = t.scalars.reduce(0) { $0 + abs(Double($1)) } }
+            magnitudes[.text] = e.text.reduce(0) { $0 + abs(Double($1)) }
+        }
+        let mass = magnitudes.values.reduce(0, +)
+        return Dictionary(uniqueKeysWithValues: magnitudes.map { m, magnitude in
+            (m.rawValue, ["sum": jsonNumber(e.totals[m] ?? 0), "abs_sum": jsonNumber(magnitude), "share": mass > 0 ? magnitude / mass : 0] as [String: Any])
         })
     }
 
@@ -244,10 +256,11 @@ extension ExplanationFiles {
         }
     }
 
-    /// A per-pixel heat [S·S] from element attributions [S, S, C]: the sum over channels.
+    /// A per-pixel heat [S·S] from element attributions [S, S, C]: the sum over channels (their
+    /// common value for per-position methods).
     func pixelHeat(_ t: Tensor, channels: Int) -> [Float] {
         let v = t.scalars
-        return (0..<(v.count / channels)).map { p in (0..<channels).reduce(Float(0)) { $0 + v[p * channels + $1] } }
+        return (0..<(v.count / channels)).map { p in (0..<channels).reduce(Float(0)) { $0 + v[p * channels + $1] } / (perPosition ? Float(channels) : 1) }
     }
 
     static func fileSafe(_ word: String) -> String {

@@ -56,7 +56,9 @@ public struct StagedFolder: Sendable {
     /// Removes the staged folder (after a failure).
     public func discard() { try? FileManager.default.removeItem(at: staging) }
 
-    static func checkReplaceable(_ destination: URL, marker: String, kind: String) throws {
+    /// Throws unless `destination` is absent, empty, or holds an earlier output of this kind: lets a
+    /// command refuse a destination before doing any work.
+    public static func checkReplaceable(_ destination: URL, marker: String, kind: String) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: destination.path, isDirectory: &isDirectory) else { return }

@@ -171,7 +171,9 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("keep me".utf8).write(to: dir.appendingPathComponent("notes.txt"))
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(throws: DatasetError.self) { try DatasetGenerator(dataset: .shapes, count: 2, seed: 0).write(to: dir) }
+        #expect(throws: MediaError(source: dir.path, problem: "exists and does not hold a dataset; refusing to overwrite it")) {
+            try DatasetGenerator(dataset: .shapes, count: 2, seed: 0).write(to: dir)
+        }
         #expect(FileManager.default.contents(atPath: dir.appendingPathComponent("notes.txt").path) == Data("keep me".utf8))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.deletingLastPathComponent().path).filter { $0.contains("precious.partial") }
         #expect(leftovers.isEmpty)
