@@ -114,7 +114,7 @@ extension AttributionProblem {
 
     /// Scores of `count` points built `batchSize` at a time: `build(range)` returns the inputs of the
     /// points in `range`, each [range.count] + shape. One call of `function` per batch (per worker).
-    func scores(count: Int, build: (Range<Int>) -> [Tensor]) -> [Double] {
+    public func scores(count: Int, build: (Range<Int>) -> [Tensor]) -> [Double] {
         var out = [Double](repeating: 0, count: count)
         var start = 0
         while start < count {

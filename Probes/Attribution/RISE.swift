@@ -4,8 +4,12 @@ import Foundation
 /// RISE (Petsiuk et al. 2018): random smooth masks M over every input at once, each drawn as a
 /// binary grid (cell sizes from ``FeatureSpace/cells``, a cell kept with probability p), upsampled
 /// (bi/multi-)linearly with a random sub-cell shift; the input becomes `b + M ⊙ (x − b)` and
-/// `saliency = Σ_i f(M_i) M_i / (N p)`: the expected score when an element is kept. Values are
-/// magnitudes relative to 0, not signed contributions.
+/// `saliency = Σ_i (f(M_i) − f̄) M_i / (N p)`, f̄ the mean score over the masks.
+///
+/// The paper's Σ f(M_i) M_i / (N p) assumes a positive score (a class probability); we explain
+/// log-probabilities, so the scores are centred first. Since E[M] = p this only removes the
+/// constant f̄ · (mean mask / p) ≈ f̄ from every element: the ranking is the paper's, and values are
+/// signed — above 0 where keeping an element raises the score above its average.
 public struct RISE: AttributionMethod {
     public var samples: Int
     public var probability: Double
@@ -34,10 +38,11 @@ public struct RISE: AttributionMethod {
                 return Tensor(out, shape: [range.count] + problem.inputs[i].shape)
             }
         }
+        let meanScore = scores.reduce(0, +) / Double(samples)
         let values = problem.inputs.indices.map { i -> Tensor in
             let t = f.trailingCount(i), positions = masks[0][i].count
             var sums = [Double](repeating: 0, count: positions)
-            for s in 0..<samples { for p in 0..<positions { sums[p] += scores[s] * Double(masks[s][i][p]) } }
+            for s in 0..<samples { for p in 0..<positions { sums[p] += (scores[s] - meanScore) * Double(masks[s][i][p]) } }
             let scale = 1 / (Double(samples) * probability)
             var out = [Float](repeating: 0, count: positions * t)
             for p in 0..<positions { for e in (p * t)..<((p + 1) * t) { out[e] = Float(sums[p] * scale) } }
@@ -46,7 +51,7 @@ public struct RISE: AttributionMethod {
         return Attribution(values: values,
                            parameters: ["samples": .number(Double(samples)), "probability": .number(probability),
                                         "seed": .number(Double(seed)), "cells": .text(f.cells.map { $0.map(String.init).joined(separator: "x") }.joined(separator: ","))],
-                           diagnostics: ["mean_score": scores.reduce(0, +) / Double(samples)], signed: false)
+                           diagnostics: ["mean_score": meanScore], signed: true)
     }
 
     /// One smooth mask over the spatial positions of input `i`: a binary grid of ⌈size/cell⌉ + 1

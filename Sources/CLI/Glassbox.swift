@@ -8,7 +8,7 @@ import Foundation
         commandName: "glassbox",
         abstract: "Multimodal interpretability workbench: train, caption, explain, evaluate.",
         version: "0.1.0",
-        subcommands: [Demo.self, DataCommand.self, FeaturesCommand.self, TrainCommand.self, CaptionCommand.self, EvaluateCommand.self, ExplainCommand.self, Bench.self])
+        subcommands: [Demo.self, DataCommand.self, FeaturesCommand.self, TrainCommand.self, CaptionCommand.self, EvaluateCommand.self, ExplainCommand.self, EvaluateExplanationsCommand.self, Bench.self])
 
     static func main() {
         do {

@@ -173,3 +173,20 @@ public struct Explainer {
                                diagnostics: [:], milliseconds: 0)
     }
 }
+
+extension WordExplanation {
+    /// Sum of attribution magnitudes per modality, in the units of ``totals``: over features
+    /// (patches, audio tokens, text tokens) for per-position methods, over elements for gradients.
+    /// `modalities` is the model's input order (image, audio, text; absent ones skipped).
+    public func magnitudes(modalities: [Modality]) -> [Modality: Double] {
+        var out: [Modality: Double] = [:]
+        if let phi = featureValues, let space = features {
+            for (i, m) in modalities.enumerated() { out[m] = space.features(ofInput: i).reduce(0) { $0 + abs(phi[$1]) } }
+        } else {
+            if let t = image { out[.image] = t.scalars.reduce(0) { $0 + abs(Double($1)) } }
+            if let t = audio { out[.audio] = t.scalars.reduce(0) { $0 + abs(Double($1)) } }
+            out[.text] = text.reduce(0) { $0 + abs(Double($1)) }
+        }
+        return out
+    }
+}

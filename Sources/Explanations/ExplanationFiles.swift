@@ -156,14 +156,7 @@ public struct ExplanationFiles {
     /// methods, over features (patches, audio tokens, text tokens or the chosen grid) otherwise — and
     /// each modality's share of the magnitude mass.
     func totals(_ e: WordExplanation) -> [String: Any] {
-        var magnitudes: [Modality: Double] = [:]
-        if let phi = e.featureValues, let space = e.features {   // per-position methods: over features
-            for (i, m) in modalityOrder.enumerated() { magnitudes[m] = space.features(ofInput: i).reduce(0) { $0 + abs(phi[$1]) } }
-        } else {                                                   // gradient methods: over elements
-            if let t = e.image { magnitudes[.image] = t.scalars.reduce(0) { $0 + abs(Double($1)) } }
-            if let t = e.audio { magnitudes[.audio] = t.scalars.reduce(0) { $0 + abs(Double($1)) } }
-            magnitudes[.text] = e.text.reduce(0) { $0 + abs(Double($1)) }
-        }
+        let magnitudes = e.magnitudes(modalities: modalityOrder)
         let mass = magnitudes.values.reduce(0, +)
         return Dictionary(uniqueKeysWithValues: magnitudes.map { m, magnitude in
             (m.rawValue, ["sum": jsonNumber(e.totals[m] ?? 0), "abs_sum": jsonNumber(magnitude), "share": mass > 0 ? magnitude / mass : 0] as [String: Any])

@@ -166,6 +166,17 @@ private func linearProblem(_ w: [Float], x: [Float], baseline: [Float], c: Float
         #expect(hot > cold + 0.05)
     }
 
+    @Test func riseIgnoresAConstantShiftOfTheScore() {
+        // Log-probabilities are explained, so RISE centres the scores: f and f + 100 give one map.
+        let f: ScoreFunction = { i in i[0].sliced(axis: 1, 0..<2).sum(axes: [1, 2]) }
+        let g: ScoreFunction = { i in i[0].sliced(axis: 1, 0..<2).sum(axes: [1, 2]) + 100 }
+        let space = FeatureSpace(shapes: [[6, 1]], spatialRanks: [1], cells: [[1]])
+        let a = RISE(samples: 300, seed: 1).attribute(AttributionProblem(function: f, inputs: [Tensor.ones([6, 1])], features: space))
+        let b = RISE(samples: 300, seed: 1).attribute(AttributionProblem(function: g, inputs: [Tensor.ones([6, 1])], features: space))
+        for (x, y) in zip(a.values[0].scalars, b.values[0].scalars) { #expect(abs(x - y) < 1e-3) }
+        #expect(a.values[0].scalars[0] > 0.3 && abs(a.values[0].scalars[4]) < 0.15)   // ≈ 0.5 on the used positions, ≈ 0 elsewhere
+    }
+
     @Test func perturbedPointsAreEvaluatedInBatches() {
         final class Counter: @unchecked Sendable { var calls = 0, rows = 0 }
         let counter = Counter()

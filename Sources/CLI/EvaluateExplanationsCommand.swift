@@ -1,0 +1,60 @@
+import ArgumentParser
+import Datasets
+import Explanations
+import Foundation
+import Media
+import Models
+
+/// `glassbox evaluate-explanations` (CLI.md): localisation, faithfulness, sanity and cost per method.
+struct EvaluateExplanationsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate-explanations",
+        abstract: "Score explanation methods: pointing game, deletion/insertion AUC, randomisation sanity check, cost.",
+        discussion: "JSON on stdout, a table on stderr, a bar chart as PNG.\nExample: glassbox evaluate-explanations --model runs/shapes/model.safetensors --data data/shapes --methods integrated-gradients,occlusion,kernel-shap --count 20")
+
+    @Option(help: "Model checkpoint (.safetensors).") var model: String
+    @Option(help: "Built-in dataset folder (with grounding.json).") var data: String
+    @Option(help: "Comma-separated methods (default: all).") var methods: String?
+    @Option(help: "Test examples to explain.") var count = 20
+    @Option(help: "Words that get the sanity checks (randomisation cascade and self-agreement).") var sanityWords = 4
+    @Option(help: "Points on each deletion/insertion curve.") var curveSteps = 16
+    @Option(help: "Integrated-gradients steps (default 50).") var steps: Int?
+    @Option(help: "Samples for sampling methods (default: each method's).") var samples: Int?
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Split to evaluate on.") var split = "test"
+    @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
+
+    func run() throws {
+        guard count >= 1 else { throw UserError("--count must be positive, got \(count)") }
+        guard sanityWords >= 0 else { throw UserError("--sanity-words must be ≥ 0, got \(sanityWords)") }
+        guard curveSteps >= 2 && curveSteps <= 1000 else { throw UserError("--curve-steps must be in 2…1000, got \(curveSteps)") }
+        guard ["train", "val", "test"].contains(split) else { throw UserError("--split must be train, val or test, got '\(split)'") }
+        if let steps { guard steps >= 1 && steps <= 100_000 else { throw UserError("--steps must be in 1…100000, got \(steps)") } }
+        if let samples { guard samples >= 2 && samples <= 1_000_000 else { throw UserError("--samples must be in 2…1000000, got \(samples)") } }
+        var options = ExplanationEvaluator.Options()
+        if let methods {
+            options.methods = try methods.split(separator: ",").map { name in
+                guard let m = ExplainMethod(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw UserError("--methods: unknown method '\(name)' (known: \(ExplainMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return m
+            }
+        }
+        options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split
+        options.settings.steps = steps; options.settings.samples = samples; options.settings.seed = seed
+        let net = try loadModel(model)
+        let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
+        let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)
+        let chartURL = URL(fileURLWithPath: chart ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("explanations.png").path)
+        var bar: Progress? = nil
+        let report = try evaluator.run { done, total, method in
+            if bar == nil { bar = Progress("evaluate-explanations", total: total) }
+            bar?.update(done, extra: method)
+        }
+        let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        FileHandle.standardError.write(Data(ExplanationTable.text(report).utf8))
+        try writeAtomically(PNG.encode(ExplanationTable.chart(report).image), to: chartURL)
+        FileHandle.standardError.write(Data("chart: \(chartURL.path)\n".utf8))
+    }
+}
