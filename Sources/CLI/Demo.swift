@@ -1,37 +1,163 @@
-import Foundation
 import ArgumentParser
-import Engine
+import Datasets
+import Explanations
+import Foundation
+import Media
+import Models
 
-/// `glassbox demo`: the whole workbench on built-in defaults. The data, model and probe layers
-/// are not built yet (issues 3–6), so for now it reports what exists and exercises the engine.
+/// `glassbox demo` (CLI.md): the whole workbench on built-in defaults — data, training, captions,
+/// explanations with every method, their evaluation, and a self-contained `index.html`.
+/// Trained models already in the output folder are reused, so a second run only redoes the rest.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the whole workbench on built-in defaults (currently: the engine only).",
-        discussion: "Example: glassbox demo --out runs/demo")
+        abstract: "Run the whole workbench on built-in defaults and write a report page (index.html).",
+        discussion: "About 10 minutes on 2 cores. Example: glassbox demo --out runs/demo")
 
-    @Option(help: "Output folder for the report.") var out = "runs/demo"
+    @Option(help: "Output folder.") var out = "runs/demo"
+    @Flag(help: "A small, fast run (tiny data and training) to check the pipeline, not the results.") var quick = false
+    @Flag(help: "Skip the image+audio (scenes) part.") var noScenes = false
+
+    struct Plan {
+        var shapesCount = 5000, scenesCount = 3000
+        var shapesSteps: Int? = nil, scenesSteps = 600
+        var captions = 8, evaluateCount = 8, sanityWords = 2, samples = 500, scenesEvaluateCount = 4
+    }
 
     func run() throws {
-        print("""
-        Glassbox \(Glassbox.configuration.version)
-        Built so far: the tensor engine (float32 tensors, reverse-mode autodiff, OpenBLAS matmul,
-        AdamW/SGD, safetensors and .npy I/O). Still to come: datasets, caption models, probes, report.
-        """)
-        // A tiny end-to-end check: fit y = 2x − 1 by gradient descent with AdamW.
-        var rng = SplitMix64(seed: 0)
-        let x = Tensor.uniform([64, 1], in: -1...1, using: &rng)
-        let y = x * 2 - 1
-        let w = Tensor.zeros([1, 1]), b = Tensor.zeros([1])
-        w.requiresGrad = true; b.requiresGrad = true
-        var optimizer = AdamW(weightDecay: 0)
-        var loss: Float = .nan
-        for _ in 0..<300 {
-            w.zeroGrad(); b.zeroGrad()
-            let l = (x.matmul(w) + b - y).pow(2).mean()
-            l.backward()
-            loss = l.item
-            optimizer.step([NamedParameter("w", w), NamedParameter("b", b)], learningRate: 0.05)
+        var plan = Plan()
+        if quick { plan = Plan(shapesCount: 120, scenesCount: 60, shapesSteps: 30, scenesSteps: 20, captions: 3, evaluateCount: 2, sanityWords: 1, samples: 40, scenesEvaluateCount: 1) }
+        let root = URL(fileURLWithPath: out)
+        let started = Date()
+        let steps = noScenes ? 6 : 9
+        var step = 0
+        func stage(_ what: String) {
+            step += 1
+            FileHandle.standardError.write(Data(String(format: "demo [%d/%d, %@]: %@\n", step, steps, Progress.format(seconds: Date().timeIntervalSince(started)), what).utf8))
         }
-        print(String(format: "engine check: fitted y = %.3f·x %+.3f (target 2x − 1), loss %.2e", w.item, b.item, loss))
+        let path = { (p: String) in root.appendingPathComponent(p).path }
+
+        stage("make the shapes dataset")
+        try runCommand(DataCommand.self, ["--dataset", "shapes", "--out", path("data/shapes"), "--count", String(plan.shapesCount)])
+        stage("train caption-small on shapes")
+        try train(data: path("data/shapes"), run: path("shapes"), config: "caption-small", steps: plan.shapesSteps)
+        stage("caption held-out images")
+        let shapes = try CaptionDataset.load(URL(fileURLWithPath: path("data/shapes")))
+        let shapesModel = try loadModel(path("shapes/model.safetensors"))
+        let test = Array(shapes.split("test").prefix(plan.captions))
+        let captions = try test.map { example -> (URL, String, String) in
+            let (image, _) = try modelInputs(shapesModel.config, image: example.image.path, audio: nil)
+            let ids = shapesModel.generate(image: image, audio: nil, strategy: .greedy)[0].tokenIds
+            return (example.image, Vocabulary.join(shapesModel.vocabulary.decode(ids)), example.captions[0])
+        }
+        let testSet = try TrainingSet(dataset: shapes, split: "test", config: shapesModel.config)
+        let bar = Progress("caption test split", total: testSet.count)
+        let scores = evaluateCaptions(model: shapesModel, set: testSet) { done, _ in bar.update(done) }
+        stage("explain one example with every method")
+        let grounding = try shapes.grounding()
+        let (example, caption, word) = try explainedWord(shapes, grounding, test)
+        for method in ExplainMethod.allCases {
+            try runCommand(ExplainCommand.self, ["--model", path("shapes/model.safetensors"), "--image", example.image.path,
+                                                 "--caption", caption, "--word", String(word.index), "--method", method.rawValue,
+                                                 "--out", path("explain/\(method.rawValue)"), "--samples", String(sampleCount(method, plan))])
+        }
+        for (n, e) in test.prefix(2).enumerated() {   // whole-caption strips
+            try runCommand(ExplainCommand.self, ["--model", path("shapes/model.safetensors"), "--image", e.image.path,
+                                                 "--method", "integrated-gradients", "--out", path("explain/strip-\(n)")])
+        }
+        stage("evaluate the explanations on shapes")
+        let shapesReport = try evaluate(model: shapesModel, data: shapes, count: plan.evaluateCount, sanity: plan.sanityWords,
+                                        samples: plan.samples, methods: ExplainMethod.allCases, chart: path("evaluation-shapes.png"))
+        try writeAtomically(Array(try encodeJSON(shapesReport)), to: root.appendingPathComponent("evaluation-shapes.json"))
+
+        var scenes: ScenesPart? = nil
+        if !noScenes {
+            stage("make the scenes dataset (image + speech)")
+            try runCommand(DataCommand.self, ["--dataset", "scenes", "--out", path("data/scenes"), "--count", String(plan.scenesCount)])
+            stage("train scenes-small (image + audio, cross fusion)")
+            try train(data: path("data/scenes"), run: path("scenes"), config: "scenes-small", steps: plan.scenesSteps)
+            stage("explain and evaluate a scenes example")
+            scenes = try scenesPart(root: root, plan: plan)
+        }
+        stage("write the report")
+        let page = try DemoReport(root: root, captions: captions, scores: scores, explained: (example, caption, word), shapesReport: shapesReport,
+                                  scenes: scenes, seconds: Date().timeIntervalSince(started)).page()
+        try page.write(to: root.appendingPathComponent("index.html"))
+        print("demo finished in \(Progress.format(seconds: Date().timeIntervalSince(started))): open \(path("index.html"))")
+    }
+
+    func sampleCount(_ method: ExplainMethod, _ plan: Plan) -> Int {
+        switch method { case .smoothgrad: return quick ? 8 : 50; case .rise: return 2 * plan.samples; default: return 2 * plan.samples }
+    }
+
+    /// Runs a subcommand as if typed (its validation, progress and errors included).
+    func runCommand<C: ParsableCommand>(_ type: C.Type, _ arguments: [String]) throws {
+        var command = try type.parse(arguments)
+        try command.run()
+    }
+
+    func train(data: String, run: String, config: String, steps: Int?) throws {
+        if FileManager.default.fileExists(atPath: URL(fileURLWithPath: run).appendingPathComponent("model.safetensors").path) {
+            FileHandle.standardError.write(Data("reusing the trained model in \(run) (delete the folder to retrain)\n".utf8))
+            return
+        }
+        try runCommand(TrainCommand.self, ["--data", data, "--out", run, "--config", config] + (steps.map { ["--steps", String($0)] } ?? []))
+    }
+
+    /// The first test example whose first caption has a grounded object word; explains its shape word.
+    func explainedWord(_ data: CaptionDataset, _ grounding: GroundingFile?, _ test: [CaptionDataset.Example])
+        throws -> (CaptionDataset.Example, String, GroundingFile.Word) {
+        let entries = Dictionary((grounding?.annotations ?? []).map { ($0.annotationId, $0) }, uniquingKeysWith: { a, _ in a })
+        for e in test {
+            guard let id = e.annotationIds.first, let entry = entries[id] else { continue }
+            let shapeWords: Set = ["circle", "square", "triangle", "diamond"]
+            if let w = entry.words.first(where: { $0.mask != nil && shapeWords.contains($0.word) }) ?? entry.words.first(where: { $0.mask != nil }) {
+                return (e, e.captions[0], w)
+            }
+        }
+        throw UserError("\(data.directory.path): no test example with a grounded word")
+    }
+
+    func evaluate(model: CaptionModel, data: CaptionDataset, count: Int, sanity: Int, samples: Int, methods: [ExplainMethod], chart: String) throws -> EvaluationReport {
+        var options = ExplanationEvaluator.Options()
+        options.methods = methods; options.count = count; options.sanityWords = sanity; options.settings.samples = samples
+        if quick { options.settings.steps = 8; options.steps = 4 }
+        var bar: Progress? = nil
+        let report = try ExplanationEvaluator(model: model, dataset: data, options: options).run { done, total, method in
+            if bar == nil { bar = Progress("evaluate-explanations", total: total) }
+            bar?.update(done, extra: method)
+        }
+        FileHandle.standardError.write(Data(ExplanationTable.text(report).utf8))
+        try writeAtomically(PNG.encode(ExplanationTable.chart(report).image), to: URL(fileURLWithPath: chart))
+        return report
+    }
+
+    struct ScenesPart {
+        var example: CaptionDataset.Example
+        var caption: String
+        var word: GroundingFile.Word
+        var report: EvaluationReport
+        var methods: [String]
+    }
+
+    func scenesPart(root: URL, plan: Plan) throws -> ScenesPart {
+        let path = { (p: String) in root.appendingPathComponent(p).path }
+        let data = try CaptionDataset.load(URL(fileURLWithPath: path("data/scenes")))
+        let model = try loadModel(path("scenes/model.safetensors"))
+        let grounding = try data.grounding()
+        let entries = Dictionary((grounding?.annotations ?? []).map { ($0.annotationId, $0) }, uniquingKeysWith: { a, _ in a })
+        guard let (example, word) = data.split("test").lazy.compactMap({ e -> (CaptionDataset.Example, GroundingFile.Word)? in
+            guard let id = e.annotationIds.first, let w = entries[id]?.words.first(where: { $0.span != nil }) else { return nil }
+            return (e, w)
+        }).first else { throw UserError("\(path("data/scenes")): no test example with a spoken word") }
+        let methods = ["integrated-gradients", "kernel-shap", "occlusion", "relevancy"]
+        for m in methods {
+            try runCommand(ExplainCommand.self, ["--model", path("scenes/model.safetensors"), "--image", example.image.path, "--audio", example.audio!.path,
+                                                 "--caption", example.captions[0], "--word", String(word.index), "--method", m,
+                                                 "--out", path("explain-scenes/\(m)"), "--samples", String(2 * plan.samples)])
+        }
+        let report = try evaluate(model: model, data: data, count: plan.scenesEvaluateCount, sanity: 0, samples: plan.samples,
+                                  methods: methods.compactMap(ExplainMethod.init(rawValue:)), chart: path("evaluation-scenes.png"))
+        try writeAtomically(Array(try encodeJSON(report)), to: root.appendingPathComponent("evaluation-scenes.json"))
+        return ScenesPart(example: example, caption: example.captions[0], word: word, report: report, methods: methods)
     }
 }

@@ -361,7 +361,7 @@ public struct MethodReport: Sendable {
     public var completenessGap: Double?
     init(method: String) { self.method = method }
 
-    static func mean(_ x: [Double]) -> Double? { x.isEmpty ? nil : x.reduce(0, +) / Double(x.count) }
+    public static func mean(_ x: [Double]) -> Double? { x.isEmpty ? nil : x.reduce(0, +) / Double(x.count) }
     public var pointingGame: Double? { Self.mean(pointing) }
     public var randomizedCorrelation: Double? { cascade.last.map(\.mean) }
     public var selfAgreementMean: Double? { Self.mean(selfAgreement) }

@@ -256,7 +256,8 @@ extension ExplanationFiles {
         return (0..<(v.count / channels)).map { p in (0..<channels).reduce(Float(0)) { $0 + v[p * channels + $1] } / (perPosition ? Float(channels) : 1) }
     }
 
-    static func fileSafe(_ word: String) -> String {
+    /// The word as it appears in picture file names (image-WORD.png).
+    public static func fileSafe(_ word: String) -> String {
         let kept = word.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "-" ? Character($0) : "_" }
         return kept.isEmpty ? "word" : String(kept)
     }

@@ -1,0 +1,101 @@
+import Datasets
+import Explanations
+import Foundation
+import Models
+
+/// The demo's `index.html`: everything a user wants to look at, with the numbers that say how far
+/// to trust each picture.
+struct DemoReport {
+    let root: URL
+    let captions: [(image: URL, generated: String, reference: String)]
+    let scores: CaptionScores
+    let explained: (example: CaptionDataset.Example, caption: String, word: GroundingFile.Word)
+    let shapesReport: EvaluationReport
+    let scenes: Demo.ScenesPart?
+    let seconds: Double
+
+    func url(_ p: String) -> URL { root.appendingPathComponent(p) }
+    func f(_ x: Double?, _ digits: Int = 2) -> String { x.map { String(format: "%.\(digits)f", $0) } ?? "–" }
+    func picture(_ folder: String, _ kind: String, _ word: String) -> URL { url("\(folder)/\(kind)-\(word).png") }
+
+    func page() throws -> ReportPage {
+        var sections: [ReportPage.Section] = []
+        let metrics = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url("shapes/metrics.json")))) as? [String: Any] ?? [:]
+        sections.append(.init(title: "What happened", blocks: [.paragraph("""
+            Glassbox made the built-in shapes dataset (coloured shapes with captions and per-object masks), trained the \
+            caption-small model on it on this machine's CPU (\(metrics["steps"].map { "\($0)" } ?? "?") steps in \
+            \(f(metrics["seconds"] as? Double, 0)) s), captioned held-out images, explained one word with every method, and \
+            measured how well each explanation finds the object the word names. Test-split caption scores: BLEU-4 \
+            \(f(scores.bleu4)), CIDEr-D \(f(scores.ciderD)), exact match \(f(scores.exactMatch)) over \(scores.count) images. \
+            The whole run took \(Int(seconds.rounded())) s.
+            """)]))
+        sections.append(.init(title: "Training", blocks: [.image(url("shapes/loss.png"), caption: "Training and validation loss (caption-small on shapes)")]))
+        sections.append(.init(title: "Captions of held-out images", blocks: [.gallery(captions.map { ($0.image, "model: \($0.generated)\nreference: \($0.reference)") })]))
+
+        let word = explained.word.word, k = explained.word.index
+        let methods = ExplainMethod.allCases.map(\.rawValue)
+        var blocks: [ReportPage.Block] = [.paragraph("""
+            Why did the model say '\(word)' (word \(k) of "\(explained.caption)")? Each panel is one method's answer over the \
+            image: red = evidence for the word, blue = against (signed methods); brighter = more (attention and magnitude \
+            methods). The named object's mask is the ground truth.
+            """)]
+        blocks.append(.gallery([(explained.example.image, "input")] + methods.map { (picture("explain/\($0)", "image", fileSafe(word)), $0) }))
+        blocks.append(.image(url("explain/attention/heads.png"), caption: "Attention of '\(word)' to the image patches, per layer and head"))
+        blocks.append(.image(url("explain/integrated-gradients/text.png"), caption: "Which earlier words the prediction drew on (integrated gradients)"))
+        if let html = try? String(contentsOf: url("explain/kernel-shap/text.html"), encoding: .utf8), let body = html.range(of: "<body>"), let end = html.range(of: "</body>") {
+            blocks.append(.html(String(html[body.upperBound..<end.lowerBound])))
+        }
+        sections.append(.init(title: "One word, every method", blocks: blocks))
+        let strips = (0..<2).map { url("explain/strip-\($0)/strip.png") }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        if !strips.isEmpty {
+            sections.append(.init(title: "Whole captions, word by word", blocks: strips.map { .image($0, caption: "Integrated gradients for every word of the model's caption") }))
+        }
+        if let scenes {
+            let w = fileSafe(scenes.word.word)
+            var b: [ReportPage.Block] = [.paragraph("""
+                The scenes model hears a one-second clip in which a voice says a colour or shape, and sees 2–3 objects; the caption \
+                describes the object that was named, so it needs both. Here: "\(scenes.caption)", spoken word '\(scenes.word.word)' \
+                at \(f(scenes.word.span?[0])) – \(f(scenes.word.span?[1])) s. Below, the log-mel spectrogram with each method's \
+                attribution for '\(scenes.word.word)', and the same methods over the image.
+                """)]
+            b.append(.gallery(scenes.methods.map { (picture("explain-scenes/\($0)", "audio", w), $0) }))
+            b.append(.gallery(scenes.methods.map { (picture("explain-scenes/\($0)", "image", w), $0) }))
+            let (header, rows) = ExplanationTable.rows(scenes.report)
+            b.append(.table(header: header, rows: rows, note: "\(scenes.report.words) grounded words of \(scenes.report.examples) test scenes. Audio pointing: the top audio token overlaps the spoken word; modality: the word's own modality gets the larger share."))
+            sections.append(.init(title: "Image + audio: the audio view", blocks: b))
+        }
+        let (header, rows) = ExplanationTable.rows(shapesReport)
+        sections.append(.init(title: "How far to trust each method", blocks: [
+            .table(header: header, rows: rows, note: "\(shapesReport.words) object words from \(shapesReport.examples) test images; sanity on \(shapesReport.sanityWords) words. \(shapesReport.fill)."),
+            .image(url("evaluation-shapes.png"), caption: "Pointing game, deletion/insertion AUC and rank correlation after randomising the model"),
+            .paragraph(summary(shapesReport)),
+        ]))
+        sections.append(.init(title: "Reproduce", blocks: [.paragraph("""
+            glassbox data --dataset shapes --out data/shapes
+            glassbox train --data data/shapes --out runs/shapes
+            glassbox explain --model runs/shapes/model.safetensors --image \(explained.example.image.lastPathComponent) --caption "\(explained.caption)" --word \(k) --method kernel-shap --out runs/explain
+            glassbox evaluate-explanations --model runs/shapes/model.safetensors --data data/shapes
+            """)]))
+        return ReportPage(title: "Glassbox demo", subtitle: "Train a caption model on a CPU, look at what each word used, and measure the explanations.", sections: sections)
+    }
+
+    /// A sentence on what the table means, from its numbers.
+    func summary(_ report: EvaluationReport) -> String {
+        let localising = report.methods.filter { ($0.pointingGame ?? 0) >= 0.9 }.map(\.method)
+        let faithful = report.methods.filter { m in
+            guard let d = MethodReport.mean(m.deletion), let r = MethodReport.mean(m.randomDeletion) else { return false }
+            return d < r
+        }.map(\.method)
+        let failing = report.methods.filter { $0.passesRandomization == false }.map(\.method)
+        return """
+            Pointing game: the share of object words whose top-scoring patch lies on the named object (chance is the object's share \
+            of patches, about 0.05–0.1 here). \(localising.isEmpty ? "No method reaches 0.9 on this model." : "At or above 0.9: \(localising.joined(separator: ", ")).") \
+            Deletion AUC below the random order's means removing the method's top features first hurts the prediction more than \
+            removing features at random — the explanation is faithful to the model: \(faithful.isEmpty ? "none" : faithful.joined(separator: ", ")). \
+            Sanity: an explanation that barely changes when the model's weights are replaced by random ones is describing the input, \
+            not the model; \(failing.isEmpty ? "every method checked changes clearly." : "these did not change clearly: \(failing.joined(separator: ", ")).")
+            """
+    }
+
+    func fileSafe(_ word: String) -> String { ExplanationFiles.fileSafe(word) }
+}
