@@ -3,16 +3,19 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := libopenblas-dev libpng-dev libsndfile1-dev
+# The tests also render the demo's report page in a real browser.
+TEST_PACKAGES := chromium
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test deps pydeps build bench fixtures clean
+.PHONY: demo test deps testdeps pydeps build bench fixtures clean
 
 demo: deps
 	swift build -c release --product glassbox
 	.build/release/glassbox demo
+	@if command -v chromium >/dev/null; then python3 Scripts/check_report.py runs/demo/index.html; fi
 
-test: deps pydeps
+test: deps testdeps pydeps
 	swift build --build-tests
 	GLASSBOX_PYTHON=$(CURDIR)/$(PYTHON) swift test
 
@@ -22,6 +25,13 @@ bench: deps
 
 deps:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+testdeps:
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -105,3 +105,33 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("features.json").path), "a stale file from the first run survived")
     }
 }
+
+/// `glassbox demo --quick` end to end: every stage runs and the page is self-contained and loads in
+/// headless Chromium (when installed; `make test` installs it).
+@Suite struct DemoCLITests {
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test func quickDemoWritesAPageThatLoadsInABrowser() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-demo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLITests.run(["demo", "--quick", "--no-scenes", "--out", dir.path])
+        #expect(r.status == 0, "\(r.stderr.suffix(2000))")
+        let page = dir.appendingPathComponent("index.html")
+        let html = try String(contentsOf: page, encoding: .utf8)
+        for section in ["Training", "Captions of held-out images", "One word, every method", "How far to trust each method"] {
+            #expect(html.contains(section), "missing section \(section)")
+        }
+        #expect(!html.contains("src=\"http") && !html.contains("src=\"file"))
+        #expect(html.components(separatedBy: "<img").count - 1 >= 15)
+        guard Self.chromium else { return }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Scripts/check_report.py").path,
+                           page.path, "--screenshot", dir.appendingPathComponent("shot.png").path]
+        let out = Pipe(); check.standardOutput = out; check.standardError = out
+        try check.run(); check.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(check.terminationStatus == 0, "\(text)")
+        #expect(text.contains("images loaded"))
+    }
+}
