@@ -13,3 +13,65 @@ import Testing
         #expect(ExplanationEvaluator.order([0.1, 0.5, 0.5, -1, 2]) == [4, 1, 2, 0, 3])
     }
 }
+
+import Datasets
+import Engine
+import Foundation
+import Models
+import Probes
+
+/// The evaluator end to end on a tiny random model and a small generated shapes dataset.
+@Suite struct EvaluatorTests {
+    static func setUp() throws -> (ExplanationEvaluator, URL) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-eval-\(UUID().uuidString)")
+        try DatasetGenerator(dataset: .shapes, count: 30, seed: 3, imageSize: 32).write(to: dir)
+        let data = try CaptionDataset.load(dir)
+        var config = ModelConfig()
+        config.dModel = 16; config.nHeads = 2; config.dFF = 32; config.sharedLayers = 2; config.dropout = 0
+        config.image = ModelConfig.Image(size: 16, patch: 4, channels: 3, encoderLayers: 1)
+        let model = CaptionModel(config: config, vocabulary: Vocabulary(captions: data.examples.flatMap(\.captions)), seed: 1)
+        var options = ExplanationEvaluator.Options()
+        options.methods = [.integratedGradients, .occlusion, .kernelShap]
+        options.count = 2; options.sanityWords = 1; options.steps = 4
+        options.settings.steps = 8; options.settings.samples = 50
+        return (try ExplanationEvaluator(model: model, dataset: data, options: options), dir)
+    }
+
+    @Test func reportHoldsEveryMeasureWithinItsRange() throws {
+        let (evaluator, dir) = try Self.setUp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases = try evaluator.cases()
+        #expect(!cases.isEmpty && cases.allSatisfy { $0.mask?.contains(true) == true })
+        let report = try evaluator.run()
+        #expect(report.methods.map(\.method) == ["integrated-gradients", "occlusion", "kernel-shap"])
+        for m in report.methods {
+            #expect(m.pointing.count == cases.count && m.pointing.allSatisfy { $0 == 0 || $0 == 1 })
+            #expect(m.massInside.allSatisfy { $0 >= 0 && $0 <= 1 })
+            #expect((m.deletion + m.insertion).allSatisfy { $0 > 0 && $0 <= 1 })
+            #expect(m.randomDeletion == report.methods[0].randomDeletion, "the random reference is shared by all methods")
+            #expect(m.cascade.map(\.stage) == ["head", "shared.1", "shared.0", "image.enc.0", "embeddings"])
+            #expect(m.selfAgreement.count == 1)
+        }
+        let data = try JSONEncoder().encode(report)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect((object["methods"] as? [[String: Any]])?.first?["pointing_game"] != nil)
+    }
+
+    @Test func theCascadeRandomisesExactlyTheStagesSoFar() throws {
+        let (evaluator, dir) = try Self.setUp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trained = Dictionary(uniqueKeysWithValues: evaluator.model.parameters.map { ($0.name, $0.tensor.scalars) })
+        let stages = evaluator.randomizationStages()
+        #expect(Set(stages.flatMap(\.parameters)) == Set(trained.keys), "every parameter belongs to one stage")
+        for (k, (name, model)) in evaluator.cascade(seed: 9).enumerated() {
+            #expect(name == stages[k].name)
+            let randomized = Set(stages.prefix(k + 1).flatMap(\.parameters))
+            for p in model.parameters {
+                let same = p.tensor.scalars == trained[p.name]!
+                let constant = Set(trained[p.name]!).count == 1   // LayerNorm ones / zero biases re-initialise to themselves
+                if !randomized.contains(p.name) { #expect(same, "\(p.name) changed at stage \(name)") }
+                else if !constant { #expect(!same, "\(p.name) not randomised at stage \(name)") }
+            }
+        }
+    }
+}
