@@ -178,3 +178,4 @@ import TestSupport
         Self.check([x], outputShape: [2, 3, 4]) { $0[0].transposed().contiguous().transposed() }
     }
 }
+
