@@ -27,6 +27,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Warm-up steps before the cosine decay.") var warmup: Int?
     @Option(help: "AdamW second-moment decay β₂.") var beta2: Float?
     @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
+    @Option(help: "Stop (validate and save) once the training loop has run this many seconds; 0 = no limit.") var timeLimit: Double = 170
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
 
     func run() throws {
@@ -39,6 +40,8 @@ struct TrainCommand: ParsableCommand {
         if let workers { guard workers >= 1 && workers <= 64 else { throw UserError("--workers must be in 1…64, got \(workers)") }; options.workers = workers }
         if let warmup { guard warmup >= 0 else { throw UserError("--warmup must be ≥ 0, got \(warmup)") }; options.warmupSteps = warmup }
         if let beta2 { guard beta2 > 0 && beta2 < 1 else { throw UserError("--beta2 must be in (0, 1), got \(beta2)") }; options.beta2 = beta2 }
+        guard timeLimit >= 0, timeLimit.isFinite else { throw UserError("--time-limit must be ≥ 0 seconds, got \(timeLimit)") }
+        options.timeLimit = timeLimit > 0 ? timeLimit : nil
         options.seed = seed
         options.augment = try Augmentations.parse(augment)
 

@@ -23,12 +23,19 @@ public final class CaptionModel: Module {
     public let sharedNorm: LayerNorm
     public let head: Linear
 
-    /// A freshly initialised model (weights and position tables ~ N(0, 0.02²), biases 0, norms 1/0).
+    /// A freshly initialised model (weights and text/audio position tables ~ N(0, 0.02²), biases 0,
+    /// norms 1/0; image positions ~ N(0, 0.2²), see `imagePositionStd`).
     /// Sine-cosine initial positions were tried and learned slower here (validation BLEU-4 after
     /// 400 steps: 0.50 and 0.48 at scales 0.5 and 1 against 0.54).
     public convenience init(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64) {
         self.init(config: config, vocabulary: vocabulary, parameters: .random(seed: seed))
     }
+
+    /// Initial std of `image.pos`. At 0.02 (GPT-2's value) a patch's position is a few percent of
+    /// its token against the patch embedding (std ≈ 0.14 for 64×64 inputs, patch 8); at 0.2 the two
+    /// are comparable. caption-small on shapes, 600 steps: validation loss 0.474 against 0.521,
+    /// BLEU-4 0.586 against 0.578 (0.5 gave 0.482 and 0.587).
+    public static let imagePositionStd: Float = 0.2
 
     /// A model whose tensors come from `parameters` by their MODEL.md names.
     public init(config: ModelConfig, vocabulary: Vocabulary, parameters source: ParameterSource) {
@@ -41,7 +48,7 @@ public final class CaptionModel: Module {
         }
         if let image = config.image {
             imagePatch = Linear(image.patch * image.patch * image.channels, d, p.child("image.patch"))
-            imagePosition = p("image.pos", [image.patchCount, d], .normal(std: 0.02))
+            imagePosition = p("image.pos", [image.patchCount, d], .normal(std: Self.imagePositionStd))
             imageBlocks = blocks(image.encoderLayers, "image.enc")
             imageNorm = LayerNorm(d, eps: eps, p.child("image.norm"))
         } else { imagePatch = nil; imagePosition = nil; imageBlocks = []; imageNorm = nil }

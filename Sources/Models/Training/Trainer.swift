@@ -104,9 +104,9 @@ public final class Trainer {
             throw TrainingError("\(run.path): last.safetensors and train_state.safetensors are from different steps; cannot resume exactly")
         }
         let savedOptions = try JSONDecoder().decode(TrainingOptions.self, from: Data((state.metadata["glassbox.options"] ?? "").utf8))
-        var comparable = savedOptions; comparable.steps = options.steps
+        var comparable = savedOptions; comparable.steps = options.steps; comparable.timeLimit = options.timeLimit
         guard comparable == options else {
-            throw TrainingError("--resume needs the same settings as the run in \(run.path) (only --steps may change)")
+            throw TrainingError("--resume needs the same settings as the run in \(run.path) (only --steps and --time-limit may change)")
         }
         let loaded = try CaptionModel.load(weights, source: "last.safetensors")
         guard loaded.config == model.config, loaded.vocabulary == model.vocabulary else {
@@ -189,7 +189,8 @@ public final class Trainer {
             recent.append(value)
             progress(TrainingProgress(step: step, totalSteps: options.steps, loss: value,
                                       stepsPerSecond: Double(step - startStep) / max(Date().timeIntervalSince(start), 1e-9)))
-            let evaluate = step % options.evalEvery == 0 || step == options.steps
+            let outOfTime = options.timeLimit.map { Date().timeIntervalSince(start) >= $0 } ?? false  // this invocation's loop
+            let evaluate = step % options.evalEvery == 0 || step == options.steps || outOfTime
             if step % options.logEvery == 0 || evaluate {
                 var entry = LogEntry(step: step, loss: recent.reduce(0, +) / Float(recent.count), learningRate: lr, gradientNorm: norm, seconds: elapsed)
                 recent = []
@@ -205,7 +206,8 @@ public final class Trainer {
                 log.append(entry)
                 try writeLog()
             }
-            if step % options.checkpointEvery == 0 || step == options.steps { try saveCheckpoint() }
+            if step % options.checkpointEvery == 0 || step == options.steps || outOfTime { try saveCheckpoint() }
+            if outOfTime { break }
         }
         if validation == nil || bestStep == nil { try model.save(to: bestURL) }
         try writeSummary()
