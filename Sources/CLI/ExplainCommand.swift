@@ -39,6 +39,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "Occlusion window on the audio, frames (default: frame_stack).") var audioWindow: Int?
     @Option(help: "Occlusion stride on the audio, frames (default: half the window).") var audioStride: Int?
     @Option(help: "Perturbed inputs evaluated per forward pass.") var batchSize = 64
+    @Option(help: "Modalities that get features for perturbation methods (comma-separated: image, audio, text; default all).") var modalities: String?
 
     func run() throws {
         let net = try loadModel(model)
@@ -100,6 +101,16 @@ struct ExplainCommand: ParsableCommand {
         guard sigma >= 0 && sigma.isFinite else { throw UserError("--sigma must be ≥ 0, got \(sigma)") }
         guard batchSize >= 1 && batchSize <= 4096 else { throw UserError("--batch-size must be in 1…4096, got \(batchSize)") }
         s.steps = steps; s.samples = samples; s.seed = seed; s.integration = igMethod; s.sigma = sigma; s.batchSize = batchSize
+        if let modalities {
+            let present = Set(Modality.allCases.filter { m in m == .text || (m == .image ? config.image != nil : config.audio != nil) })
+            let chosen = try modalities.split(separator: ",").map { name -> Modality in
+                guard let m = Modality(rawValue: name.trimmingCharacters(in: .whitespaces)), present.contains(m) else {
+                    throw UserError("--modalities: '\(name)' is not an input of this model (\(present.map(\.rawValue).sorted().joined(separator: ", ")))")
+                }
+                return m
+            }
+            s.features.modalities = Set(chosen)
+        }
         if let c = config.image {
             if let grid {
                 guard grid >= 1 && grid <= c.size else { throw UserError("--grid must be in 1…\(c.size), got \(grid)") }

@@ -260,7 +260,9 @@ public struct ExplanationEvaluator {
                 if let mask = c.mask {
                     let evidence = Self.pixelEvidence(e, channels: model.config.image!.channels)
                     let top = Self.order(scores)[0]
-                    r.pointing.append(scores[top] > 0 && patchOverlapsMask(top, mask) ? 1 : 0)
+                    let hit: Double = scores[top] > 0 && patchOverlapsMask(top, mask) ? 1 : 0
+                    r.pointing.append(hit)
+                    r.pointingByWord[c.word.word, default: []].append(hit)
                     let all = evidence.reduce(0, +)
                     r.massInside.append(all > 0 ? zip(evidence, mask).reduce(0) { $0 + ($1.1 ? $1.0 : 0) } / all : 0)
                 } else if let span = c.word.span {
@@ -354,6 +356,8 @@ public struct CascadeStage: Codable, Sendable {
 public struct MethodReport: Sendable {
     public var method: String
     public var pointing: [Double] = [], massInside: [Double] = [], audioPointing: [Double] = [], modality: [Double] = []
+    /// Pointing-game hits per grounded word (which kinds of words a method localises).
+    public var pointingByWord: [String: [Double]] = [:]
     public var deletion: [Double] = [], insertion: [Double] = [], randomDeletion: [Double] = [], randomInsertion: [Double] = []
     public var selfAgreement: [Double] = []
     public var cascade: [CascadeStage] = []
@@ -380,6 +384,7 @@ extension MethodReport: Encodable {
         case deletionAUC = "deletion_auc", insertionAUC = "insertion_auc", randomDeletionAUC = "random_deletion_auc", randomInsertionAUC = "random_insertion_auc"
         case selfAgreement = "self_agreement", randomization = "randomization", randomizedCorrelation = "randomized_correlation"
         case passesRandomization = "passes_randomization", completenessGap = "completeness_gap_relative", medianMilliseconds = "median_ms"
+        case pointingByWord = "pointing_by_word"
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
@@ -396,6 +401,7 @@ extension MethodReport: Encodable {
         try c.encodeIfPresent(passesRandomization, forKey: .passesRandomization)
         try c.encodeIfPresent(completenessGap, forKey: .completenessGap)
         try c.encode(medianMilliseconds, forKey: .medianMilliseconds)
+        try c.encode(pointingByWord.mapValues { ["accuracy": Self.mean($0) ?? 0, "words": Double($0.count)] }, forKey: .pointingByWord)
     }
 }
 
