@@ -119,8 +119,8 @@ struct Demo: ParsableCommand {
 
     func evaluate(model: CaptionModel, data: CaptionDataset, count: Int, sanity: Int, samples: Int, methods: [ExplainMethod], chart: String) throws -> EvaluationReport {
         var options = ExplanationEvaluator.Options()
-        options.methods = methods; options.count = count; options.sanityWords = sanity; options.settings.samples = samples
-        if quick { options.settings.steps = 8; options.steps = 4 }
+        options.methods = methods; options.count = count; options.sanityWords = sanity; options.settings.perturbationSamples = samples
+        if quick { options.settings.steps = 8; options.steps = 4; options.settings.samples = 8 }
         var bar: Progress? = nil
         let report = try ExplanationEvaluator(model: model, dataset: data, options: options).run { done, total, method in
             if bar == nil { bar = Progress("evaluate-explanations", total: total) }

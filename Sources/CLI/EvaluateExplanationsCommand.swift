@@ -19,7 +19,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "Words that get the sanity checks (randomisation cascade and self-agreement).") var sanityWords = 4
     @Option(help: "Points on each deletion/insertion curve.") var curveSteps = 16
     @Option(help: "Integrated-gradients steps (default 50).") var steps: Int?
-    @Option(help: "Samples for sampling methods (default: each method's).") var samples: Int?
+    @Option(help: "Samples for LIME, KernelSHAP and RISE (default: each method's; SmoothGrad keeps 50).") var samples: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Split to evaluate on.") var split = "test"
     @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
@@ -41,7 +41,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
             }
         }
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split
-        options.settings.steps = steps; options.settings.samples = samples; options.settings.seed = seed
+        options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)

@@ -22,6 +22,9 @@ public struct ExplainSettings: Sendable {
     public var steps: Int?
     /// Samples: SmoothGrad 50, LIME 1000, KernelSHAP 1000, RISE 2000.
     public var samples: Int?
+    /// Samples for the perturbation samplers only (LIME, KernelSHAP, RISE); overrides `samples`
+    /// for them and leaves SmoothGrad's default alone.
+    public var perturbationSamples: Int?
     public var seed: UInt64 = 0
     public var integration: QuadratureRule = .gaussLegendre
     /// SmoothGrad noise as a fraction of each input's range.
@@ -125,9 +128,9 @@ public struct Explainer {
         case .smoothgrad: return SmoothGrad(samples: s.samples ?? 50, sigma: s.sigma, seed: s.seed)
         case .integratedGradients: return IntegratedGradients(steps: s.steps ?? 50, rule: s.integration)
         case .ablation: return FeatureAblation()
-        case .lime: return LIME(samples: s.samples ?? 1000, seed: s.seed)
-        case .kernelShap: return KernelSHAP(samples: s.samples ?? 1000, seed: s.seed)
-        case .rise: return RISE(samples: s.samples ?? 2000, seed: s.seed)
+        case .lime: return LIME(samples: s.perturbationSamples ?? s.samples ?? 1000, seed: s.seed)
+        case .kernelShap: return KernelSHAP(samples: s.perturbationSamples ?? s.samples ?? 1000, seed: s.seed)
+        case .rise: return RISE(samples: s.perturbationSamples ?? s.samples ?? 2000, seed: s.seed)
         case .occlusion:
             let config = model.config
             return Occlusion(windows: target.modalities.map { m -> [Int]? in
