@@ -59,9 +59,13 @@ struct ExplainCommand: ParsableCommand {
         let bar = Progress("explain \(method.rawValue)", total: targets.count)
         var results: [WordExplanation] = []
         for (n, k) in targets.enumerated() {
+            var inner: Progress? = nil   // batched evaluations within one word (perturbation methods, IG, SmoothGrad)
             results.append(explainer.explain(image: imageInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
                                              audio: audioInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
-                                             caption: ids, wordIndex: k, method: method, settings: settings))
+                                             caption: ids, wordIndex: k, method: method, settings: settings) { done, total in
+                if inner == nil && total >= 256 { inner = Progress("  word \(k) \(method.rawValue)", total: total) }
+                inner?.update(done)
+            })
             bar.update(n + 1, extra: "word \(k) '\(results.last!.word)' \(String(format: "%.0f ms", results.last!.milliseconds))")
         }
         let files = ExplanationFiles(modelPath: model, imagePath: image, audioPath: audio, captionWords: words, explanations: results,
