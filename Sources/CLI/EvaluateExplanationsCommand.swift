@@ -21,6 +21,8 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "Integrated-gradients steps (default 50).") var steps: Int?
     @Option(help: "Samples for LIME, KernelSHAP and RISE (default: each method's; SmoothGrad keeps 50).") var samples: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Occlusion window on the image, pixels (default: the patch size).") var window: Int?
+    @Option(help: "Occlusion stride on the image, pixels (default: half the window).") var stride: Int?
     @Option(help: "Split to evaluate on.") var split = "test"
     @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
 
@@ -42,6 +44,10 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         }
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
+        for (flag, value) in [("--window", window), ("--stride", stride)] {
+            if let value { guard value >= 1 && value <= 1024 else { throw UserError("\(flag) must be in 1…1024 pixels, got \(value)") } }
+        }
+        options.settings.imageWindow = window; options.settings.imageStride = stride
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)
