@@ -62,6 +62,8 @@ public struct ExplanationEvaluator {
         public var image: Tensor?, audio: Tensor?
         /// Object mask at model resolution (S·S, true on the object), for image words.
         public var mask: [Bool]?
+        /// Objects the caption mentions (distinct masks in its grounding).
+        public var objects: Int
     }
 
     /// The words to evaluate: object words (one mask) and audio words (a span) of the first
@@ -77,6 +79,7 @@ public struct ExplanationEvaluator {
             let grounded = entry.words.filter { ($0.modality == "image" && $0.mask != nil) || ($0.modality == "audio" && $0.span != nil) }
             guard !grounded.isEmpty else { continue }
             let (image, audio) = try inputs(example)
+            let objects = Set(entry.words.flatMap { ($0.mask.map { [$0] } ?? []) + ($0.masks ?? []) }).count
             for w in grounded {
                 guard w.index >= 1 && w.index <= words.count && words[w.index - 1] == w.word else {
                     throw DatasetError("grounding.json: annotation \(annotation) word \(w.index) '\(w.word)' does not match its caption")
@@ -84,7 +87,7 @@ public struct ExplanationEvaluator {
                 var mask: [Bool]? = nil
                 if let m = w.mask, let c = model.config.image { mask = try objectMask(dataset.directory.appendingPathComponent(m), size: c.size) }
                 out.append(Case(example: example, caption: words.map(model.vocabulary.id), words: words, word: w,
-                                image: image, audio: audio, mask: mask))
+                                image: image, audio: audio, mask: mask, objects: objects))
             }
             used += 1
         }
@@ -263,6 +266,7 @@ public struct ExplanationEvaluator {
                     let hit: Double = scores[top] > 0 && patchOverlapsMask(top, mask) ? 1 : 0
                     r.pointing.append(hit)
                     r.pointingByWord[c.word.word, default: []].append(hit)
+                    r.pointingByObjects[c.objects > 1 ? "several objects" : "one object", default: []].append(hit)
                     let all = evidence.reduce(0, +)
                     r.massInside.append(all > 0 ? zip(evidence, mask).reduce(0) { $0 + ($1.1 ? $1.0 : 0) } / all : 0)
                 } else if let span = c.word.span {
@@ -358,6 +362,8 @@ public struct MethodReport: Sendable {
     public var pointing: [Double] = [], massInside: [Double] = [], audioPointing: [Double] = [], modality: [Double] = []
     /// Pointing-game hits per grounded word (which kinds of words a method localises).
     public var pointingByWord: [String: [Double]] = [:]
+    /// Pointing-game hits split by whether the caption mentions one object or several.
+    public var pointingByObjects: [String: [Double]] = [:]
     public var deletion: [Double] = [], insertion: [Double] = [], randomDeletion: [Double] = [], randomInsertion: [Double] = []
     public var selfAgreement: [Double] = []
     public var cascade: [CascadeStage] = []
@@ -384,7 +390,7 @@ extension MethodReport: Encodable {
         case deletionAUC = "deletion_auc", insertionAUC = "insertion_auc", randomDeletionAUC = "random_deletion_auc", randomInsertionAUC = "random_insertion_auc"
         case selfAgreement = "self_agreement", randomization = "randomization", randomizedCorrelation = "randomized_correlation"
         case passesRandomization = "passes_randomization", completenessGap = "completeness_gap_relative", medianMilliseconds = "median_ms"
-        case pointingByWord = "pointing_by_word"
+        case pointingByWord = "pointing_by_word", pointingByObjects = "pointing_by_objects"
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
@@ -402,6 +408,7 @@ extension MethodReport: Encodable {
         try c.encodeIfPresent(completenessGap, forKey: .completenessGap)
         try c.encode(medianMilliseconds, forKey: .medianMilliseconds)
         try c.encode(pointingByWord.mapValues { ["accuracy": Self.mean($0) ?? 0, "words": Double($0.count)] }, forKey: .pointingByWord)
+        try c.encode(pointingByObjects.mapValues { ["accuracy": Self.mean($0) ?? 0, "words": Double($0.count)] }, forKey: .pointingByObjects)
     }
 }
 
