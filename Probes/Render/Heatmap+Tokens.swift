@@ -79,7 +79,8 @@ extension Heatmap {
     }
 
     /// `&`, `<`, `>`, `"` and `'` as character references (safe in text and quoted attributes).
-    static func escapeHTML(_ s: String) -> String {
+    /// The one HTML escaper of the project (token views, report pages).
+    public static func escapeHTML(_ s: String) -> String {
         var out = ""
         for ch in s {
             switch ch {

@@ -2,6 +2,7 @@ import Datasets
 import Explanations
 import Foundation
 import Models
+import Probes
 
 /// The demo's `index.html`: everything a user wants to look at, with the numbers that say how far
 /// to trust each picture.
@@ -116,7 +117,5 @@ struct DemoReport {
 
     func fileSafe(_ word: String) -> String { ExplanationFiles.fileSafe(word) }
 
-    func escaped(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
+    func escaped(_ s: String) -> String { Heatmap.escapeHTML(s) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Probes
 
 /// A report page: a small typed document (title, sections of paragraphs, figures, galleries and
 /// tables) rendered to ONE self-contained HTML file that opens from disk with no network.
@@ -197,22 +198,8 @@ private struct EmbeddedImage {
     }
 }
 
-/// `&`, `<`, `>`, `"` and `'` as character references: safe in text and in quoted attributes.
-func escapeHTML(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for c in text {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(c)
-        }
-    }
-    return out
-}
+/// HTML escaping, shared with the token views (``Heatmap/escapeHTML(_:)``).
+func escapeHTML(_ text: String) -> String { Heatmap.escapeHTML(text) }
 
 /// "0.93", "-1.2e-3", "1,024", "87%", "12 ms", "±0.05": a number, maybe with a short unit.
 private func looksNumeric(_ text: String) -> Bool {
