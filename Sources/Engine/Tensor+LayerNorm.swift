@@ -21,11 +21,8 @@ extension Tensor {
             let xp = c.storage.pointer + c.offset, wp = w.storage.pointer + w.offset, bp = b.storage.pointer + b.offset
             for r in 0..<rows {
                 let row = xp + r * d, y = out.pointer + r * d
-                var sum: Float = 0
-                for j in 0..<d { sum += row[j] }
-                let mu = sum / Float(d)
-                var sq: Float = 0
-                for j in 0..<d { let t = row[j] - mu; sq += t * t }
+                let mu = laneSum(row, d) { $0 } / Float(d)
+                let sq = laneSum(row, d) { ($0 - mu) * ($0 - mu) }
                 let rs = 1 / (sq / Float(d) + eps).squareRoot()
                 for j in 0..<d { y[j] = (row[j] - mu) * rs * wp[j] + bp[j] }
                 mean[r] = mu; rstd[r] = rs
@@ -62,4 +59,18 @@ extension Tensor {
             bias.accumulateGrad(Tensor(storage: db, shape: [d]), owned: true)
         }
     }
+}
+
+/// Σ f(p[j]) for j < n, accumulated in 8 lanes (so the loop vectorises; the summation order is
+/// fixed, so results are deterministic) and then across lanes.
+@inline(__always) func laneSum(_ p: UnsafePointer<Float>, _ n: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var j = 0
+    while j + 8 <= n { acc += f(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)); j += 8 }
+    var total = acc.sum()
+    while j < n {
+        let v = f(SIMD8<Float>(repeating: p[j]))
+        total += v[0]; j += 1
+    }
+    return total
 }

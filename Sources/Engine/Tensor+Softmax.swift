@@ -24,7 +24,12 @@ extension Tensor {
                 var m = -Float.infinity
                 for j in 0..<n { m = Swift.max(m, xp[j &* inner]) }
                 var total: Float = 0
-                for j in 0..<n { let e = Foundation.exp(xp[j &* inner] - m); yp[j &* inner] = e; total += e }
+                if inner == 1 {   // the common case (last axis): a unit-stride loop the compiler vectorises
+                    for j in 0..<n { yp[j] = fastExp(xp[j] - m) }
+                    for j in 0..<n { total += yp[j] }
+                } else {
+                    for j in 0..<n { let e = fastExp(xp[j &* inner] - m); yp[j &* inner] = e; total += e }
+                }
                 if log {
                     let lse = m + Foundation.log(total)
                     for j in 0..<n { yp[j &* inner] = xp[j &* inner] - lse }

@@ -14,3 +14,16 @@ import Testing
         #expect(fastErf(10) == 1 && fastErf(-10) == -1 && fastErf(0) == 0)
     }
 }
+
+@Suite struct FastExpTests {
+    @Test func fastExpMatchesLibm() {
+        var worst: Float = 0
+        for i in -870_000...880_000 {
+            let x = Float(i) * 1e-4
+            let e = Foundation.exp(x)
+            worst = max(worst, abs(fastExp(x) - e) / e)
+        }
+        #expect(worst < 3e-7, "max relative error \(worst)")
+        #expect(fastExp(-.infinity) == 0 && fastExp(0) == 1)
+    }
+}
