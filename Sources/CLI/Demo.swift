@@ -86,7 +86,7 @@ struct Demo: ParsableCommand {
     }
 
     func sampleCount(_ method: ExplainMethod, _ plan: Plan) -> Int {
-        switch method { case .smoothgrad: return quick ? 8 : 50; case .rise: return 2 * plan.samples; default: return 2 * plan.samples }
+        method == .smoothgrad ? (quick ? 8 : 50) : 2 * plan.samples
     }
 
     /// Runs a subcommand as if typed (its validation, progress and errors included).

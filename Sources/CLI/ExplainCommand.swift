@@ -45,8 +45,9 @@ struct ExplainCommand: ParsableCommand {
         let net = try loadModel(model)
         let settings = try self.settings(net.config)
         try ExplanationFiles.checkDestination(URL(fileURLWithPath: out))
-        let (imageInput, audioInput) = try modelInputs(net.config, image: image, audio: audio)
-        let ids = try captionIds(net, image: imageInput, audio: audioInput)
+        let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)   // [1, …]
+        let ids = try captionIds(net, image: imageBatch, audio: audioBatch)
+        let imageInput = imageBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }, audioInput = audioBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }
         let words = net.vocabulary.decode(ids)
         let targets: [Int]
         if let word {
@@ -60,8 +61,7 @@ struct ExplainCommand: ParsableCommand {
         var results: [WordExplanation] = []
         for (n, k) in targets.enumerated() {
             var inner: Progress? = nil   // batched evaluations within one word (perturbation methods, IG, SmoothGrad)
-            results.append(explainer.explain(image: imageInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
-                                             audio: audioInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
+            results.append(explainer.explain(image: imageInput, audio: audioInput,
                                              caption: ids, wordIndex: k, method: method, settings: settings) { done, total in
                 if inner == nil && total >= 256 { inner = Progress("  word \(k) \(method.rawValue)", total: total) }
                 inner?.update(done)
@@ -69,8 +69,7 @@ struct ExplainCommand: ParsableCommand {
             bar.update(n + 1, extra: "word \(k) '\(results.last!.word)' \(String(format: "%.0f ms", results.last!.milliseconds))")
         }
         let files = ExplanationFiles(modelPath: model, imagePath: image, audioPath: audio, captionWords: words, explanations: results,
-                                     image: imageInput.map { $0.reshaped(Array($0.shape.dropFirst())) },
-                                     audio: audioInput.map { $0.reshaped(Array($0.shape.dropFirst())) }, config: net.config)
+                                     image: imageInput, audio: audioInput, config: net.config)
         try files.write(to: URL(fileURLWithPath: out))
         let summary = results.map { "\($0.wordIndex):\($0.word) \(String(format: "%.3f", $0.logprob))" }.joined(separator: ", ")
         print("\(Vocabulary.join(words)) — \(method.rawValue) of \(summary) → \(out)")

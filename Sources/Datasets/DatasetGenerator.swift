@@ -65,7 +65,7 @@ public struct DatasetGenerator: Sendable {
             try encodeJSON(GroundingFile(annotations: grounding)).write(to: staging.appendingPathComponent("grounding.json"))
             try folder.publish()
         } catch {
-            try? FileManager.default.removeItem(at: staging)
+            folder.discard()
             throw error
         }
     }

@@ -75,7 +75,7 @@ public struct CaptionTarget {
             }
         }
         return FeatureSpace(shapes: inputs.map(\.shape), spatialRanks: modalities.map { $0 == .image ? 2 : 1 },
-                            cells: modalities.map { grid.modalities.contains($0) ? cells[modalities.firstIndex(of: $0)!] : nil })
+                            cells: zip(modalities, cells).map { grid.modalities.contains($0) ? $1 : nil })
     }
 }
 

@@ -116,7 +116,9 @@ public struct Explainer {
                 result.parameters["batch_size"] = .number(Double(settings.batchSize))
             }
         }
-        result.logprob = Double(target.function(target.inputs.map { $0.reshaped([1] + $0.shape) }).item)
+        if !method.usesAttention {   // attention methods read it off their recorded pass; most others already computed f(x)
+            result.logprob = result.diagnostics["f_x"] ?? Double(target.function(target.inputs.map { $0.reshaped([1] + $0.shape) }).item)
+        }
         result.milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return result
     }
@@ -178,6 +180,18 @@ public struct Explainer {
 }
 
 extension WordExplanation {
+    /// One value per spatial position of a modality's input — image pixels [S·S] (over channels),
+    /// audio frames [T] (over mel bands): the sum over the trailing axis for gradient methods, the
+    /// value all its elements carry for per-position methods. What the pictures show and what the
+    /// evaluation ranks.
+    public func positionValues(_ modality: Modality) -> [Double] {
+        guard let t = modality == .image ? image : (modality == .audio ? audio : nil) else { return text.map(Double.init) }
+        let v = t.scalars, trailing = t.shape.last!
+        return (0..<(v.count / trailing)).map { p in
+            (0..<trailing).reduce(0.0) { $0 + Double(v[p * trailing + $1]) } / (perPosition ? Double(trailing) : 1)
+        }
+    }
+
     /// Sum of attribution magnitudes per modality, in the units of ``totals``: over features
     /// (patches, audio tokens, text tokens) for per-position methods, over elements for gradients.
     /// `modalities` is the model's input order (image, audio, text; absent ones skipped).

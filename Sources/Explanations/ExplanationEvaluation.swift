@@ -117,13 +117,7 @@ public struct ExplanationEvaluator {
     // MARK: Scores of one explanation
 
     /// Positive evidence per image pixel (S·S).
-    static func pixelEvidence(_ e: WordExplanation, channels: Int) -> [Double] {
-        let v = e.image!.scalars
-        return (0..<(v.count / channels)).map { p in
-            let s = (0..<channels).reduce(0.0) { $0 + Double(v[p * channels + $1]) } / (e.perPosition ? Double(channels) : 1)
-            return max(0, s)
-        }
-    }
+    static func pixelEvidence(_ e: WordExplanation) -> [Double] { e.positionValues(.image).map { max(0, $0) } }
 
     /// Per-patch sums of a pixel map (S·S) on the model's patch grid.
     func patchSums(_ pixels: [Double]) -> [Double] {
@@ -135,12 +129,9 @@ public struct ExplanationEvaluator {
 
     /// Per-audio-token sums of positive evidence.
     func audioTokenEvidence(_ e: WordExplanation) -> [Double] {
-        let a = model.config.audio!, v = e.audio!.scalars
+        let a = model.config.audio!
         var out = [Double](repeating: 0, count: a.tokenCount)
-        for t in 0..<a.frameCount {
-            let s = (0..<a.nMels).reduce(0.0) { $0 + Double(v[t * a.nMels + $1]) } / (e.perPosition ? Double(a.nMels) : 1)
-            out[t / a.frameStack] += max(0, s)
-        }
+        for (t, v) in e.positionValues(.audio).enumerated() { out[t / a.frameStack] += max(0, v) }
         return out
     }
 
@@ -155,11 +146,6 @@ public struct ExplanationEvaluator {
         let a = model.config.audio!, seconds = Double(a.hop) / Double(a.sampleRate)
         let (t0, t1) = (Double(token * a.frameStack) * seconds, Double((token + 1) * a.frameStack) * seconds)
         return t0 < span[1] && span[0] < t1
-    }
-
-    /// The order in which features of the word's modality are removed / revealed.
-    func featureScores(_ e: WordExplanation, _ c: Case) -> [Double] {
-        c.word.modality == "audio" ? audioTokenEvidence(e) : patchSums(Self.pixelEvidence(e, channels: model.config.image!.channels))
     }
 
     /// Deletion and insertion AUCs for an order of the word's modality features.
@@ -224,8 +210,7 @@ public struct ExplanationEvaluator {
             for t in 0..<a.frameCount { for m in 0..<a.nMels { out[t / a.frameStack] += abs(Double(v[t * a.nMels + m])) } }
             return out
         }
-        let ch = model.config.image!.channels, v = e.image!.scalars
-        return patchSums((0..<(v.count / ch)).map { p in abs((0..<ch).reduce(0.0) { $0 + Double(v[p * ch + $1]) }) })
+        return patchSums(e.positionValues(.image).map(abs))
     }
 
     // MARK: Run
@@ -252,6 +237,7 @@ public struct ExplanationEvaluator {
             var r = MethodReport(method: method.rawValue)
             var milliseconds: [Double] = []
             var gaps: [Double] = []
+            var sanityBase: [WordExplanation] = []
             for (i, c) in cases.enumerated() {
                 let e = explainer.explain(image: c.image, audio: c.audio, caption: c.caption, wordIndex: c.word.index,
                                           method: method, settings: options.settings)
@@ -259,10 +245,11 @@ public struct ExplanationEvaluator {
                 if let gap = e.diagnostics["completeness_gap"], let fx = e.diagnostics["f_x"], let fb = e.diagnostics["f_baseline"], fx != fb {
                     gaps.append(abs(gap) / abs(fx - fb))
                 }
-                let scores = featureScores(e, c)
-                if let mask = c.mask {
-                    let evidence = Self.pixelEvidence(e, channels: model.config.image!.channels)
-                    let top = Self.order(scores)[0]
+                // Evidence per feature of the word's modality: patches (from pixels) or audio tokens.
+                let evidence = c.word.modality == "audio" ? nil : Self.pixelEvidence(e)
+                let scores = evidence.map(patchSums) ?? audioTokenEvidence(e)
+                let order = Self.order(scores), top = order[0]
+                if let mask = c.mask, let evidence {
                     let hit: Double = scores[top] > 0 && patchOverlapsMask(top, mask) ? 1 : 0
                     r.pointing.append(hit)
                     r.pointingByWord[c.word.word, default: []].append(hit)
@@ -270,7 +257,6 @@ public struct ExplanationEvaluator {
                     let all = evidence.reduce(0, +)
                     r.massInside.append(all > 0 ? zip(evidence, mask).reduce(0) { $0 + ($1.1 ? $1.0 : 0) } / all : 0)
                 } else if let span = c.word.span {
-                    let top = Self.order(scores)[0]
                     r.audioPointing.append(scores[top] > 0 && tokenOverlapsSpan(top, span) ? 1 : 0)
                 }
                 if model.config.image != nil && model.config.audio != nil {
@@ -278,32 +264,31 @@ public struct ExplanationEvaluator {
                     let right = c.word.modality == "audio" ? Modality.audio : .image, other: Modality = right == .audio ? .image : .audio
                     r.modality.append((m[right] ?? 0) > (m[other] ?? 0) ? 1 : 0)
                 }
-                let (deletion, insertion) = curves(c, order: Self.order(scores))
+                let (deletion, insertion) = curves(c, order: order)
+                if i < sanityCases.count { sanityBase.append(e) }   // reused as the sanity reference
                 r.deletion.append(deletion); r.insertion.append(insertion)
                 r.randomDeletion.append(randomCurves[i].0); r.randomInsertion.append(randomCurves[i].1)
                 done += 1; progress?(done, total, method.rawValue)
             }
             // Sanity: self-agreement and the randomisation cascade.
-            var settings = options.settings
-            for c in sanityCases {
-                let base = explainer.explain(image: c.image, audio: c.audio, caption: c.caption, wordIndex: c.word.index, method: method, settings: settings)
+            var reseeded = options.settings
+            reseeded.seed = options.settings.seed &+ 1
+            for (c, base) in zip(sanityCases, sanityBase) {
                 let reference = magnitudes(base, c)
                 let again: WordExplanation
                 if method.isStochastic {
-                    settings.seed = options.settings.seed &+ 1
-                    again = explainer.explain(image: c.image, audio: c.audio, caption: c.caption, wordIndex: c.word.index, method: method, settings: settings)
-                    settings.seed = options.settings.seed
+                    again = explainer.explain(image: c.image, audio: c.audio, caption: c.caption, wordIndex: c.word.index, method: method, settings: reseeded)
                 } else {
                     var noise = SplitMix64(seed: 99)
                     let noisyImage = c.image.map { $0 + Tensor.normal($0.shape, std: 0.02, using: &noise) }
                     let noisyAudio = c.audio.map { $0 + Tensor.normal($0.shape, std: 0.02, using: &noise) }
-                    again = explainer.explain(image: noisyImage, audio: noisyAudio, caption: c.caption, wordIndex: c.word.index, method: method, settings: settings)
+                    again = explainer.explain(image: noisyImage, audio: noisyAudio, caption: c.caption, wordIndex: c.word.index, method: method, settings: options.settings)
                 }
                 r.selfAgreement.append(spearman(reference, magnitudes(again, c)))
                 done += 1; progress?(done, total, method.rawValue)
                 for (s, stage) in stages.enumerated() {
                     let randomized = Explainer(model: stage.model).explain(image: c.image, audio: c.audio, caption: c.caption,
-                                                                            wordIndex: c.word.index, method: method, settings: settings)
+                                                                            wordIndex: c.word.index, method: method, settings: options.settings)
                     if r.cascade.count <= s { r.cascade.append(CascadeStage(stage: stage.name, correlations: [])) }
                     r.cascade[s].correlations.append(spearman(reference, magnitudes(randomized, c)))
                     done += 1; progress?(done, total, method.rawValue)

@@ -194,7 +194,7 @@ extension ExplanationFiles {
         let title = { (e: WordExplanation) in "\(self.method.rawValue) - \(e.word) (word \(e.wordIndex))" }
         if let image, let c = config.image {
             let picture = Image(ImageOps.denormalize(image))
-            let heats = explanations.map { pixelHeat($0.image!, channels: c.channels) }
+            let heats = explanations.map { $0.positionValues(.image).map(Float.init) }
             for (e, (heat, name)) in zip(explanations, zip(heats, names)) {
                 let canvas = Heatmap.overlay(image: picture, heat: heat, heatWidth: c.size, heatHeight: c.size, signed: signed, title: title(e))
                 try writePlainFile(PNG.encode(canvas.image), to: folder.url("image-\(name).png"))
@@ -247,13 +247,6 @@ extension ExplanationFiles {
             if n == 0 { try writePlainFile(bytes, to: folder.url("heads.png")) }
             if !single { try writePlainFile(bytes, to: folder.url("heads-\(name).png")) }
         }
-    }
-
-    /// A per-pixel heat [S·S] from element attributions [S, S, C]: the sum over channels (their
-    /// common value for per-position methods).
-    func pixelHeat(_ t: Tensor, channels: Int) -> [Float] {
-        let v = t.scalars
-        return (0..<(v.count / channels)).map { p in (0..<channels).reduce(Float(0)) { $0 + v[p * channels + $1] } / (perPosition ? Float(channels) : 1) }
     }
 
     /// The word as it appears in picture file names (image-WORD.png).

@@ -2,6 +2,7 @@ import Foundation
 import Media
 @testable import Explanations
 import Testing
+import TestSupport
 
 /// A fresh temporary folder, removed by the caller.
 private func temporaryFolder() throws -> URL {
@@ -49,26 +50,12 @@ private func imageSources(_ html: String) -> [String] {
     }
 }
 
-/// Scripts/check_report.py, and the Chromium it drives.
-private let checkScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Scripts/check_report.py")
-private let chromiumInstalled = ["chromium", "chromium-browser"].contains { name in
-    (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-        .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
-}
+/// Scripts/check_report.py (it drives Chromium; see `chromiumInstalled`).
+private let checkScript = repositoryDirectory.appendingPathComponent("Scripts/check_report.py")
 
 /// Runs check_report.py on `page`: exit status and everything it printed.
 private func runCheck(_ page: URL, screenshot: URL) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", checkScript.path, page.path, "--screenshot", screenshot.path]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, text)
+    try runProgram("/usr/bin/env", ["python3", checkScript.path, page.path, "--screenshot", screenshot.path])
 }
 
 /// A page like the demo's: a loss curve, a gallery of six heatmaps, a 12×8 table, paragraphs.

@@ -138,6 +138,7 @@ from captum.attr._utils.approximation_methods import approximation_parameters
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Scripts"))
 import glassbox_torch as gb  # noqa: E402
+from make_model_fixtures import arr  # noqa: E402  (the ARRAY format every fixture file shares)
 
 MODEL_DIR = os.path.join(HERE, "model")
 OUT = os.path.join(HERE, "probes")
@@ -158,14 +159,6 @@ def check(ok, message):
 
 def f32(v):
     return float("%.9g" % np.float32(v))
-
-
-def arr(x):
-    x = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x)
-    if np.issubdtype(x.dtype, np.integer):
-        return {"shape": list(x.shape), "data": [int(v) for v in x.reshape(-1)]}
-    x = x.astype(np.float32)
-    return {"shape": list(x.shape), "data": [float("%.9g" % v) for v in x.reshape(-1)]}
 
 
 def from_arr(spec, dtype):

@@ -65,15 +65,7 @@ import TestSupport
         try JSONSerialization.data(withJSONObject: expected, options: [.sortedKeys])
             .write(to: directory.appendingPathComponent("expected.json"))
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.python))
-        process.arguments = [fixturesDirectory.appendingPathComponent("check_written.py").path, directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "check_written.py: \(text)")
+        let (status, text) = try runProgram(try #require(Self.python), [fixturesDirectory.appendingPathComponent("check_written.py").path, directory.path])
+        #expect(status == 0, "check_written.py: \(text)")
     }
 }
