@@ -160,19 +160,6 @@ extension AttributionProblem {
         return (0..<w).map { bounds[$0]..<bounds[$0 + 1] }
     }
 
-    /// Runs `body(0..<n)` on n threads (BLAS single-threaded meanwhile) and returns the results in order.
-    func inParallel<T>(_ n: Int, _ body: (Int) -> T) -> [T] {
-        guard n > 1 else { return [body(0)] }
-        return withoutActuallyEscaping(body) { body in
-            let box = ParallelResults<T>(n, body)
-            let previous = BLAS.threadCount
-            BLAS.setThreadCount(1)
-            DispatchQueue.concurrentPerform(iterations: n) { box.run($0) }
-            BLAS.setThreadCount(previous)
-            return box.results.map { $0! }
-        }
-    }
-
     /// Points `baseline + a (x − baseline)` for each coefficient a, per input: [a.count] + shape.
     func interpolated(_ coefficients: [Float]) -> [Tensor] {
         zip(inputs, baselines).map { x, b in
@@ -184,17 +171,4 @@ extension AttributionProblem {
             return Tensor(out, shape: [coefficients.count] + x.shape)
         }
     }
-}
-
-/// Slots for ``AttributionProblem/inParallel(_:_:)``: each thread writes only its own slot of a
-/// buffer allocated up front (no shared array is mutated concurrently).
-private final class ParallelResults<T>: @unchecked Sendable {
-    let slots: UnsafeMutableBufferPointer<T?>
-    let body: (Int) -> T
-    init(_ n: Int, _ body: @escaping (Int) -> T) {
-        slots = .allocate(capacity: n); slots.initialize(repeating: nil); self.body = body
-    }
-    deinit { slots.deinitialize(); slots.deallocate() }
-    func run(_ i: Int) { slots[i] = body(i) }
-    var results: [T?] { Array(slots) }
 }

@@ -1,6 +1,9 @@
 import CBLAS
+import Datasets
 import Engine
+import Explanations
 import Foundation
+import Models
 
 /// The cases of `glassbox bench`. Each case: name (op, shape, variant), a correctness check of
 /// the engine against the reference, then paired timings and their ratio.
@@ -17,6 +20,7 @@ struct BenchmarkSuite {
         for (m, k, n, transposedWeight) in gemmShapes { cases.append(gemm(m: m, k: k, n: n, transposedWeight: transposedWeight)) }
         for n in quick ? [1 << 16] : [1 << 16, 1 << 20, 1 << 24] { cases.append(elementwise(n)) }
         return [
+            "explain": explainTimings(),
             "machine": ["cores": ProcessInfo.processInfo.activeProcessorCount, "blas_threads": BLAS.threadCount],
             "samples": samples,
             "cases": cases,
@@ -76,6 +80,39 @@ struct BenchmarkSuite {
             "loop_gb_per_s": bytes / loopSeconds / 1e9,
             "engine_over_loop": loopSeconds / engineSeconds,
         ]
+    }
+
+    /// `explain` on caption-small (random weights, a fixed synthetic 64×64 image, word 4 of a
+    /// 4-word caption) with every method at its CLI defaults; KernelSHAP also over the 64 image
+    /// patches alone with 1000 samples (issue 5's yardstick). Milliseconds per explanation, the
+    /// median of `samples` runs (3 for the slow perturbation methods), model set-up excluded.
+    func explainTimings() -> [[String: Any]] {
+        let config = ModelConfig.builtIn["caption-small"]!
+        let words = ["a", "small", "red", "circle", "left", "of", "large", "blue", "square"]
+        let model = CaptionModel(config: config, vocabulary: try! Vocabulary(tokens: Vocabulary.specials + words), seed: 1)
+        let explainer = Explainer(model: model)
+        var rng = SplitMix64(seed: 2)
+        let image = Tensor.uniform([64, 64, 3], in: -1...1, using: &rng)
+        let caption: [Int32] = [4, 5, 6, 7].map { Int32($0) }
+        var cases: [(String, ExplainMethod, ExplainSettings)] = ExplainMethod.allCases.map { ($0.rawValue, $0, ExplainSettings()) }
+        var patchesOnly = ExplainSettings()
+        patchesOnly.features.modalities = [.image]
+        patchesOnly.perturbationSamples = 1000
+        cases.append(("kernel-shap, 64 patches, 1000 samples", .kernelShap, patchesOnly))
+        if quick {
+            cases = cases.map { name, method, s in
+                var s = s; s.samples = 8; s.steps = 8; s.perturbationSamples = 40
+                return (name, method, s)
+            }
+        }
+        return cases.map { name, method, settings in
+            let slow = method.usesFeatures || method == .rise || method == .occlusion
+            let runs = quick ? 1 : (slow ? 3 : samples)
+            let times = (0..<runs).map { _ in
+                explainer.explain(image: image, audio: nil, caption: caption, wordIndex: 4, method: method, settings: settings).milliseconds
+            }.sorted()
+            return ["method": name, "milliseconds": times[times.count / 2], "runs": runs]
+        }
     }
 
     /// Times `body` and `reference` alternately: warm-up, then `samples` pairs; each sample runs

@@ -52,6 +52,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Dataset folder.") var data: String
     @Option(help: "Split: train, val or test.") var split = "test"
     @Option(help: "Beam width (1 = greedy).") var beam = 1
+    @Option(help: ArgumentHelp("Also write the generated captions here, as COCO results JSON.",
+                               discussion: "[{\"image_id\": 3, \"caption\": \"a red circle\"}, …]: what pycocoevalcap's loadRes reads."))
+    var captions: String?
 
     func run() throws {
         guard ["train", "val", "test"].contains(split) else { throw UserError("--split must be train, val or test, got '\(split)'") }
@@ -61,7 +64,13 @@ struct EvaluateCommand: ParsableCommand {
         let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config))
         guard set.count > 0 else { throw UserError("\(data): the \(split) split is empty") }
         let bar = Progress("evaluate", total: set.count)
-        let scores = evaluateCaptions(model: net, set: set, strategy: beam > 1 ? .beam(width: beam) : .greedy) { done, _ in bar.update(done) }
+        let generated = net.captions(for: set, strategy: beam > 1 ? .beam(width: beam) : .greedy) { done, _ in bar.update(done) }
+        let scores = scoreCaptions(generated, set: set)
+        if let captions {
+            let results = zip(set.items, generated).map { item, words in ["image_id": item.imageId, "caption": Vocabulary.join(words)] as [String: Any] }
+            let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
+            try writeAtomically(Array(json), to: URL(fileURLWithPath: captions))
+        }
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(scores), as: UTF8.self))
     }

@@ -71,3 +71,60 @@ private func product(_ a: Tensor, _ b: Tensor, batch: [Int], m: Int, k: Int, n: 
         while axis >= 0 { index[axis] += 1; if index[axis] < batch[axis] { break }; index[axis] = 0; axis -= 1 }
     }
 }
+
+/// The affine map of `torch.nn.functional.linear`, fused.
+///
+/// `x.linear(weight: w, bias: b)` = x · wᵀ + b for x [..., in], w [out, in], b [out] → [..., out].
+/// One GEMM: the output rows start as copies of b and BLAS adds the product (β = 1), so there is
+/// no separate bias pass and no zero-fill of the output.
+/// Backward: dx = dy · w, dw = dyᵀ · x (x's leading axes flattened), db = Σ_rows dy.
+extension Tensor {
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(rank >= 1 && weight.rank == 2, "linear: input \(shape), weight \(weight.shape)")
+        let inputs = shape[rank - 1], outputs = weight.shape[0]
+        precondition(weight.shape[1] == inputs, "linear: input \(shape) does not fit weight \(weight.shape)")
+        if let bias { precondition(bias.shape == [outputs], "linear: bias \(bias.shape) for \(outputs) outputs") }
+        let x = isContiguous ? self : contiguous()
+        let rows = shape.dropLast().reduce(1, *)
+        let outShape = Array(shape.dropLast()) + [outputs]
+        let out = Storage(uninitializedCount: rows * outputs)
+        if let bias {
+            let b = bias.isContiguous ? bias : bias.contiguous()
+            let src = b.storage.pointer + b.offset
+            for r in 0..<rows { (out.pointer + r * outputs).update(from: src, count: outputs) }
+        } else {
+            out.pointer.update(repeating: 0, count: rows * outputs)
+        }
+        let w = operand(weight, offset: weight.offset) == nil ? weight.contiguous() : weight
+        if rows > 0 && inputs > 0 && outputs > 0 {
+            withExtendedLifetime(w) {
+                BLAS.sgemm(m: rows, n: outputs, k: inputs, a: operand(x.reshaped([rows, inputs]), offset: x.offset)!,
+                           b: operand(w.transposed(), offset: w.offset)!, beta: 1, c: out.pointer, ldc: outputs)
+            }
+        }
+        var parents = [x, weight]
+        if let bias { parents.append(bias) }
+        return Tensor(storage: out, shape: outShape, op: "linear", inputs: parents) { dy in
+            let g = dy.reshaped([rows, outputs])
+            if x.requiresGrad { x.accumulateGrad(g.matmul(weight.detached()).reshaped(x.shape), owned: true) }
+            if weight.requiresGrad {
+                weight.accumulateGrad(g.transposed().matmul(x.detached().reshaped([rows, inputs])), owned: true)
+            }
+            if let bias, bias.requiresGrad { bias.accumulateGrad(columnSums(g), owned: true) }
+        }
+    }
+}
+
+/// Σ over rows of a [rows, n] tensor → [n] (a loop over contiguous rows that vectorises along n).
+private func columnSums(_ g: Tensor) -> Tensor {
+    let (rows, n) = (g.shape[0], g.shape[1])
+    let out = Storage(repeating: 0, count: n)
+    g.withDensePointer { p in
+        let o = out.pointer
+        for r in 0..<rows {
+            let row = p + r * n
+            for j in 0..<n { o[j] += row[j] }
+        }
+    }
+    return Tensor(storage: out, shape: [n])
+}

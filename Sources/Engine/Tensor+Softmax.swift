@@ -21,13 +21,13 @@ extension Tensor {
             for line in lines {
                 let base = (line / inner) * n * inner + line % inner
                 let xp = src.pointer + base, yp = dst.pointer + base
-                var m = -Float.infinity
-                for j in 0..<n { m = Swift.max(m, xp[j &* inner]) }
-                var total: Float = 0
-                if inner == 1 {   // the common case (last axis): a unit-stride loop the compiler vectorises
+                var m = -Float.infinity, total: Float = 0
+                if inner == 1 {   // the common case (last axis): unit-stride loops with 8-lane reductions
+                    m = laneMax(xp, n)
                     for j in 0..<n { yp[j] = fastExp(xp[j] - m) }
-                    for j in 0..<n { total += yp[j] }
+                    total = laneSum(yp, n) { $0 }
                 } else {
+                    for j in 0..<n { m = Swift.max(m, xp[j &* inner]) }
                     for j in 0..<n { let e = fastExp(xp[j &* inner] - m); yp[j &* inner] = e; total += e }
                 }
                 if log {
@@ -64,4 +64,19 @@ extension Tensor {
             x.accumulateGrad(Tensor(storage: g, shape: x.shape), owned: true)
         }
     }
+}
+
+/// The largest of p[0..<n] with 8 running maxima (a scalar running maximum is a serial chain the
+/// compiler may not reorder). NaN elements are skipped; softmax turns them into NaN anyway.
+@inline(__always) func laneMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: -.infinity)
+    var j = 0
+    while j + 8 <= n {
+        let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)
+        acc.replace(with: v, where: v .> acc)
+        j += 8
+    }
+    var m = acc.max()
+    while j < n { m = Swift.max(m, p[j]); j += 1 }
+    return m
 }

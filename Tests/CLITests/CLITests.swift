@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `glassbox` binary and checks exit status and exact output (CLI.md error contract).
 @Suite struct CLITests {
@@ -66,6 +67,11 @@ import Testing
             #expect(c["name"] is String)
         }
         #expect(cases.contains { $0["engine_over_openblas"] is Double })
+        let explain = try #require(json["explain"] as? [[String: Any]])
+        let methods = ["attention", "rollout", "relevancy", "gradient", "input-x-gradient", "smoothgrad", "integrated-gradients",
+                       "occlusion", "ablation", "lime", "kernel-shap", "rise", "kernel-shap, 64 patches, 1000 samples"]
+        #expect(explain.map { $0["method"] as? String } == methods)
+        #expect(explain.allSatisfy { ($0["milliseconds"] as? Double ?? 0) > 0 })
     }
 
     @Test func badInputsAreOneErrorLineEach() throws {
@@ -101,5 +107,27 @@ import Testing
         #expect(f.stdout == "wrote \(npy): [64, 64, 3]\n")
         let bytes = try #require(FileManager.default.contents(atPath: npy))
         #expect(bytes.count == 128 + 64 * 64 * 3 * 4)  // numpy v1 header padded to 128 bytes, then float32 data
+    }
+
+    /// `evaluate --captions` writes one COCO result per example of the split, in the split's
+    /// order, and the scores it prints are those of exactly these captions.
+    @Test func evaluateWritesTheCaptionsItScored() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-eval-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data")
+        let made = try Self.run(["data", "--dataset", "scenes", "--out", data.path, "--count", "20", "--seed", "3"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let model = fixturesDirectory.appendingPathComponent("model/cross_image_audio.safetensors").path
+        let out = dir.appendingPathComponent("captions.json")
+        let r = try Self.run(["evaluate", "--model", model, "--data", data.path, "--split", "test", "--captions", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let scores = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [[String: Any]])
+        let dataset = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: data.appendingPathComponent("captions.json"))) as? [String: Any])
+        let testIds = (dataset["images"] as! [[String: Any]]).filter { $0["split"] as? String == "test" }.map { $0["id"] as! Int }
+        #expect(!testIds.isEmpty)
+        #expect(results.map { $0["image_id"] as? Int } == testIds)
+        #expect(results.allSatisfy { $0["caption"] is String })
+        #expect(scores["count"] as? Int == testIds.count)
     }
 }

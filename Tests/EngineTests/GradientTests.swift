@@ -107,6 +107,22 @@ import TestSupport
         Self.check([batched, b], outputShape: [2, 3, 2]) { left.view($0[0]).matmul(right.view($0[1])) }
     }
 
+    /// The fused linear map, over input layouts and ranks, with and without a bias, and against
+    /// the unfused x·wᵀ + b it replaces.
+    @Test(arguments: Layout.allCases, [[3, 4], [4], [2, 3, 4], [1, 1, 4]])
+    func linear(layout: Layout, inputShape: [Int]) {
+        var rng = SplitMix64(seed: 7)
+        let x = Tensor.uniform(layout.storedShape(inputShape), in: -1...1, using: &rng)
+        let w = Tensor.uniform([5, 4], in: -1...1, using: &rng), b = Tensor.uniform([5], in: -1...1, using: &rng)
+        let out = Array(inputShape.dropLast()) + [5]
+        Self.check([x, w, b], outputShape: out) { layout.view($0[0]).linear(weight: $0[1], bias: $0[2]) }
+        Self.check([x, w], outputShape: out) { layout.view($0[0]).linear(weight: $0[1], bias: nil) }
+        let fused = layout.view(x).linear(weight: w, bias: b)
+        let reference = layout.view(x).reshaped([-1, 4]).matmul(w.transposed()).reshaped(out) + b
+        #expect(fused.shape == out)
+        #expect(zip(fused.scalars, reference.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
+    }
+
     // MARK: Normalisation and attention pieces
 
     static let softmaxCases: [([Int], Int)] = [([2, 3, 5], -1), ([2, 3, 5], 1), ([2, 3, 5], 0), ([1, 4], -1), ([3, 1], -1)]

@@ -1,5 +1,6 @@
 import Foundation
 import Dispatch
+import Synchronization
 
 /// A raw pointer that may cross into a Dispatch worker. Workers write disjoint ranges.
 struct SendablePointer: @unchecked Sendable {
@@ -14,9 +15,15 @@ let parallelThreshold = 1 << 17
 /// Worker count for elementwise loops: the machine's cores, at most 2 chunks per core.
 let elementwiseWorkers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
 
+/// How many ``inParallel(_:_:)`` regions are running: inside one, every core already has a worker,
+/// so elementwise loops stay on their own thread.
+private let outerRegions = Atomic<Int>(0)
+
 /// Runs `body` over `0..<count` split into contiguous chunks, in parallel when `count` is large.
-/// One level of parallelism only: callers never run this while OpenBLAS is multithreading.
+/// One level of parallelism only (NOTES.md): serial inside ``inParallel(_:_:)``, and callers never
+/// run this while OpenBLAS is multithreading.
 func parallelChunks(_ count: Int, grain: Int = parallelThreshold, _ body: @Sendable (Range<Int>) -> Void) {
+    if outerRegions.load(ordering: .relaxed) > 0 { body(0..<count); return }
     let workers = min(elementwiseWorkers, count / max(grain, 1))
     if workers <= 1 { body(0..<count); return }
     let chunk = (count + workers - 1) / workers
@@ -24,4 +31,35 @@ func parallelChunks(_ count: Int, grain: Int = parallelThreshold, _ body: @Senda
         let start = w * chunk
         body(start..<min(start + chunk, count))
     }
+}
+
+/// Runs `body(0)`, …, `body(n − 1)` on n threads at once and returns their results in order: the
+/// one way callers split work across cores (data-parallel training, batched attributions). Meanwhile
+/// OpenBLAS is single-threaded and the engine's elementwise loops run on the calling worker, so
+/// there is one level of parallelism only (NOTES.md: nesting is slower than either level alone).
+public func inParallel<T>(_ n: Int, _ body: (Int) -> T) -> [T] {
+    guard n > 1 else { return n == 1 ? [body(0)] : [] }
+    return withoutActuallyEscaping(body) { body in
+        let slots = ParallelSlots<T>(n, body)
+        let previous = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        outerRegions.add(1, ordering: .relaxed)
+        DispatchQueue.concurrentPerform(iterations: n) { slots.run($0) }
+        outerRegions.subtract(1, ordering: .relaxed)
+        BLAS.setThreadCount(previous)
+        return slots.results.map { $0! }
+    }
+}
+
+/// Result slots that concurrent workers fill, each its own index (a raw buffer: no copy-on-write
+/// check races between the workers).
+private final class ParallelSlots<T>: @unchecked Sendable {
+    let slots: UnsafeMutableBufferPointer<T?>
+    let body: (Int) -> T
+    init(_ n: Int, _ body: @escaping (Int) -> T) {
+        slots = .allocate(capacity: n); slots.initialize(repeating: nil); self.body = body
+    }
+    deinit { slots.deinitialize(); slots.deallocate() }
+    func run(_ i: Int) { slots[i] = body(i) }
+    var results: [T?] { Array(slots) }
 }

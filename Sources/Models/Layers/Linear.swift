@@ -11,8 +11,8 @@ public final class Linear: Module {
         bias = p("bias", [outputs], .zeros)
     }
 
-    /// x [..., in] → [..., out]. Wᵀ is a transposed view: BLAS reads W as stored.
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight.transposed()) + bias }
+    /// x [..., in] → [..., out], one fused GEMM with the bias (BLAS reads W as stored).
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
 
     public var parameters: [NamedParameter] { [NamedParameter("weight", weight), NamedParameter("bias", bias)] }
 }

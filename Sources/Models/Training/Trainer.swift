@@ -22,18 +22,6 @@ public struct TrainingProgress: Sendable {
     public var step: Int, totalSteps: Int, loss: Float, stepsPerSecond: Double
 }
 
-/// What the workers of one data-parallel step share (read-only during the step, except each
-/// replica's own gradients).
-private struct ParallelJob: @unchecked Sendable {
-    let trainer: Trainer
-    let replicas: [CaptionModel]
-}
-
-private struct ResultSlots: @unchecked Sendable {
-    let pointer: UnsafeMutableBufferPointer<(loss: Float, tokens: Int)>
-    init(_ p: UnsafeMutableBufferPointer<(loss: Float, tokens: Int)>) { pointer = p }
-}
-
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
@@ -241,26 +229,19 @@ public final class Trainer {
         }
         let bounds = (0...workers).map { $0 * indices.count / workers }
         let parts = (0..<workers).map { w in indices[bounds[w]..<bounds[w + 1]] }
-        var results = [(loss: Float, tokens: Int)](repeating: (0, 0), count: workers)
-        let job = ParallelJob(trainer: self, replicas: Array(replicas.prefix(workers)))
-        let previousThreads = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        results.withUnsafeMutableBufferPointer { out in
-            let slots = ResultSlots(out)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var rng = base
-                for _ in 0...w { rng = rng.split() }  // worker w's own stream
-                let replica = job.replicas[w]
-                let batch = job.trainer.train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: job.trainer.options.augment,
-                                                    seed: dataSeed, firstPosition: bounds[w])
-                replica.zeroGrad()
-                let logits = replica.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: dropout, rng: &rng)
-                let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
-                if l.item.isFinite { l.backward() }
-                slots.pointer[w] = (l.item, batch.targets.values.filter { $0 != Vocabulary.pad }.count)
-            }
+        let replicas = Array(self.replicas.prefix(workers))
+        let results = inParallel(workers) { w -> (loss: Float, tokens: Int) in
+            var rng = base
+            for _ in 0...w { rng = rng.split() }  // worker w's own stream
+            let replica = replicas[w]
+            let batch = train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: options.augment,
+                                    seed: dataSeed, firstPosition: bounds[w])
+            replica.zeroGrad()
+            let logits = replica.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: dropout, rng: &rng)
+            let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
+            if l.item.isFinite { l.backward() }
+            return (l.item, batch.targets.values.filter { $0 != Vocabulary.pad }.count)
         }
-        BLAS.setThreadCount(previousThreads)
         let total = Float(results.reduce(0) { $0 + $1.tokens })
         model.zeroGrad()
         let mine = model.parameters

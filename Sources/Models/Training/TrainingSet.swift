@@ -79,6 +79,8 @@ public enum AudioAugmentationName: String, CaseIterable, Sendable { case noise =
 /// 8-bit samples, audio as log-mel features, captions as word lists.
 public final class TrainingSet {
     public struct Item {
+        /// The example's `id` in captions.json.
+        public var imageId: Int
         public var pixels: [UInt8]?
         /// Log-mel features [T, n_mels].
         public var audio: Tensor?
@@ -124,7 +126,7 @@ public final class TrainingSet {
                     audio = try audioFeatures(url)
                 }
             }
-            items.append(Item(pixels: pixels, audio: audio, waveform: waveform, captions: e.captions.map(Tokenizer.words)))
+            items.append(Item(imageId: e.imageId, pixels: pixels, audio: audio, waveform: waveform, captions: e.captions.map(Tokenizer.words)))
         }
         self.items = items
     }
