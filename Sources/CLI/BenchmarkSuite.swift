@@ -17,11 +17,15 @@ struct BenchmarkSuite {
             ? [(64, 64, 64, false), (128, 32, 64, true)]
             : [(256, 256, 256, false), (512, 512, 512, false), (1024, 1024, 1024, false),
                (2048, 128, 512, false), (2048, 512, 128, false), (2048, 128, 512, true), (64, 64, 64, false)]
+        // Products alone use OpenBLAS's own threads (one per core); the explanations split work themselves.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        BLAS.setThreadCount(cores)
         for (m, k, n, transposedWeight) in gemmShapes { cases.append(gemm(m: m, k: k, n: n, transposedWeight: transposedWeight)) }
+        BLAS.setThreadCount(1)
         for n in quick ? [1 << 16] : [1 << 16, 1 << 20, 1 << 24] { cases.append(elementwise(n)) }
         return [
             "explain": explainTimings(),
-            "machine": ["cores": ProcessInfo.processInfo.activeProcessorCount, "blas_threads": BLAS.threadCount],
+            "machine": ["cores": cores, "blas_threads_for_products": cores, "explain_workers": defaultWorkers],
             "samples": samples,
             "cases": cases,
         ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 
 /// The `glassbox` command: a table of contents; each subcommand's `run()` delegates.
@@ -11,6 +12,11 @@ import Foundation
         subcommands: [Demo.self, DataCommand.self, FeaturesCommand.self, TrainCommand.self, CaptionCommand.self, EvaluateCommand.self, ExplainCommand.self, EvaluateExplanationsCommand.self, Bench.self])
 
     static func main() {
+        // One level of parallelism (NOTES.md): every heavy path splits its work across cores itself
+        // (`inParallel`: training steps, validation, batched captions, attributions), so OpenBLAS
+        // runs single-threaded. A multithreaded OpenBLAS call also leaves its pool thread spinning in
+        // sched_yield for ~0.1 s, stealing a core from those workers (9 % of a KernelSHAP run).
+        BLAS.setThreadCount(1)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -90,8 +90,7 @@ extension Tensor {
         let out = Storage(uninitializedCount: rows * outputs)
         if let bias {
             let b = bias.isContiguous ? bias : bias.contiguous()
-            let src = b.storage.pointer + b.offset
-            for r in 0..<rows { (out.pointer + r * outputs).update(from: src, count: outputs) }
+            fillRows(out.pointer, rows: rows, with: b.storage.pointer + b.offset, count: outputs)
         } else {
             out.pointer.update(repeating: 0, count: rows * outputs)
         }
@@ -127,4 +126,17 @@ private func columnSums(_ g: Tensor) -> Tensor {
         }
     }
     return Tensor(storage: out, shape: [n])
+}
+
+/// Writes `row` (n floats) into each of `rows` consecutive rows of `out`, doubling the filled
+/// block with each copy (log₂ rows memcpy calls instead of one per row).
+private func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, with row: UnsafePointer<Float>, count n: Int) {
+    guard rows > 0 else { return }
+    out.update(from: row, count: n)
+    var filled = 1
+    while filled < rows {
+        let copy = Swift.min(filled, rows - filled)
+        (out + filled * n).update(from: out, count: copy * n)
+        filled += copy
+    }
 }

@@ -76,7 +76,8 @@ extension Tensor {
         acc.replace(with: v, where: v .> acc)
         j += 8
     }
-    var m = acc.max()
+    var m = acc[0]
+    for lane in 1..<8 { m = Swift.max(m, acc[lane]) }   // (SIMD's max() is a generic call here)
     while j < n { m = Swift.max(m, p[j]); j += 1 }
     return m
 }

@@ -36,7 +36,7 @@ public struct ExplainSettings: Sendable {
     /// Points per batched forward pass.
     public var batchSize = 64
     /// Threads evaluating parts of each batch (the model is read-only in inference, so safe).
-    public var workers = min(2, ProcessInfo.processInfo.activeProcessorCount)
+    public var workers = defaultWorkers
     public init() {}
 }
 

@@ -37,17 +37,15 @@ extension CaptionModel {
         }
         let vocabulary: Vocabulary
         do { vocabulary = try Vocabulary(tokens: tokens) } catch { throw fail("bad 'glassbox.vocab': \(error)") }
-        let model = CaptionModel(config: config, vocabulary: vocabulary, seed: 0)
-        let expected = model.parameters
-        let names = Set(expected.map(\.name))
+        let source = ParameterSource.checkpoint(file.tensors)
+        let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: source)
+        let names = Set(model.parameters.map(\.name))
         if let extra = file.tensors.keys.sorted().first(where: { !names.contains($0) }) {
             throw fail("unexpected tensor '\(extra)' for this config")
         }
-        for p in expected {
-            guard let t = file.tensors[p.name] else { throw fail("missing tensor '\(p.name)'") }
-            guard t.shape == p.tensor.shape else { throw fail("tensor '\(p.name)' has shape \(t.shape), the config needs \(p.tensor.shape)") }
-            guard t.scalars.allSatisfy(\.isFinite) else { throw fail("tensor '\(p.name)' holds NaN or infinite values") }
-            p.tensor.assign(t)
+        if let problem = source.problems.first { throw fail(problem) }
+        for p in model.parameters where !p.tensor.scalars.allSatisfy(\.isFinite) {
+            throw fail("tensor '\(p.name)' holds NaN or infinite values")
         }
         return model
     }

@@ -63,7 +63,9 @@ func copyElements(of x: Tensor, into out: UnsafeMutablePointer<Float>) {
     let outStrides = contiguousStrides(x.shape)
     forEachRow(x.shape, offsets: [0, x.offset], strides: [outStrides, x.strides]) { n, o, s in
         let d = out + o[0], a = src + o[1], sa = s[1]
-        if sa == 1 { d.update(from: a, count: n) } else if sa == 0 { d.update(repeating: a[0], count: n) } else {
+        if sa == 1 {
+            if n >= 64 { d.update(from: a, count: n) } else { for i in 0..<n { d[i] = a[i] } }  // short rows: no memmove call each
+        } else if sa == 0 { d.update(repeating: a[0], count: n) } else {
             for i in 0..<n { d[i] = a[i &* sa] }
         }
     }

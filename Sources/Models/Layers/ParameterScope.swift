@@ -10,12 +10,19 @@ public enum ParameterInit: Sendable {
 /// existing tensors (a replica that shares storage with the original but accumulates its own
 /// gradients, or tensors loaded from a checkpoint).
 public final class ParameterSource {
-    enum Kind { case random(SplitMix64), shared([String: Tensor]) }
+    enum Kind { case random(SplitMix64), shared([String: Tensor]), checkpoint([String: Tensor]) }
     var kind: Kind
+    /// What a `checkpoint` source could not supply, in request order (those layers got zeros).
+    public private(set) var problems: [String] = []
 
     public static func random(seed: UInt64) -> ParameterSource { ParameterSource(kind: .random(SplitMix64(seed: seed))) }
     /// Views onto `tensors` (same storage, new leaves): gradients do not mix with the originals'.
     public static func sharing(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .shared(tensors)) }
+
+    /// The tensors of a checkpoint, copied as the layers request them. A missing tensor or one of
+    /// the wrong shape is recorded in ``problems`` (and replaced by zeros) instead of trapping, so
+    /// the loader can name it.
+    public static func checkpoint(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .checkpoint(tensors)) }
 
     init(kind: Kind) { self.kind = kind }
 
@@ -34,6 +41,13 @@ public final class ParameterSource {
             guard let t = tensors[name] else { preconditionFailure("no tensor '\(name)' to share") }
             precondition(t.shape == shape, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
             return t.isContiguous ? Tensor(storage: t.storage, shape: t.shape, offset: t.offset) : t.copy()
+        case .checkpoint(let tensors):
+            guard let t = tensors[name] else { problems.append("missing tensor '\(name)'"); return Tensor.zeros(shape) }
+            guard t.shape == shape else {
+                problems.append("tensor '\(name)' has shape \(t.shape), the config needs \(shape)")
+                return Tensor.zeros(shape)
+            }
+            return t.copy()
         }
     }
 

@@ -29,7 +29,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Data-parallel workers: each step's batch is split across this many model replicas that
     /// share the weights, each on its own core with single-threaded BLAS (NOTES.md: one level of
     /// parallelism). Results depend on the worker count only through summation order.
-    public var workers = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    public var workers = defaultWorkers
     /// Wall-clock budget of one invocation's training loop in seconds (nil: none). When a step ends
     /// past it, the run validates, saves and stops as if that step were the last (`--resume` goes
     /// on from there); the learning-rate schedule still follows `steps`. A safety net for a busy
