@@ -122,8 +122,9 @@ struct Demo: ParsableCommand {
         options.methods = methods; options.count = count; options.sanityWords = sanity; options.settings.perturbationSamples = samples
         if quick { options.settings.steps = 8; options.steps = 4; options.settings.samples = 8 }
         var bar: Progress? = nil
+        let began = Date()
         let report = try ExplanationEvaluator(model: model, dataset: data, options: options).run { done, total, method in
-            if bar == nil { bar = Progress("evaluate-explanations", total: total) }
+            if bar == nil { bar = Progress("evaluate-explanations", total: total, start: began) }
             bar?.update(done, extra: method)
         }
         FileHandle.standardError.write(Data(ExplanationTable.text(report).utf8))

@@ -53,8 +53,9 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)
         let chartURL = URL(fileURLWithPath: chart ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("explanations.png").path)
         var bar: Progress? = nil
+        let began = Date()
         let report = try evaluator.run { done, total, method in
-            if bar == nil { bar = Progress("evaluate-explanations", total: total) }
+            if bar == nil { bar = Progress("evaluate-explanations", total: total, start: began) }
             bar?.update(done, extra: method)
         }
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

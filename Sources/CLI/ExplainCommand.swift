@@ -61,9 +61,10 @@ struct ExplainCommand: ParsableCommand {
         var results: [WordExplanation] = []
         for (n, k) in targets.enumerated() {
             var inner: Progress? = nil   // batched evaluations within one word (perturbation methods, IG, SmoothGrad)
+            let began = Date()
             results.append(explainer.explain(image: imageInput, audio: audioInput,
                                              caption: ids, wordIndex: k, method: method, settings: settings) { done, total in
-                if inner == nil && total >= 256 { inner = Progress("  word \(k) \(method.rawValue)", total: total) }
+                if inner == nil && total >= 256 { inner = Progress("  word \(k) \(method.rawValue)", total: total, start: began) }
                 inner?.update(done)
             })
             bar.update(n + 1, extra: "word \(k) '\(results.last!.word)' \(String(format: "%.0f ms", results.last!.milliseconds))")

@@ -5,11 +5,13 @@ import Foundation
 final class Progress {
     let label: String
     let total: Int
-    let start = Date()
+    let start: Date
     let isTerminal = isatty(STDERR_FILENO) == 1
     var lastLine = Date.distantPast
 
-    init(_ label: String, total: Int) { self.label = label; self.total = total }
+    /// `start`: when the work began (a bar made at the first report of work already under way
+    /// passes the earlier time, so its first rate is not the count over a few microseconds).
+    init(_ label: String, total: Int, start: Date = Date()) { self.label = label; self.total = total; self.start = start }
 
     func update(_ done: Int, extra: String = "") {
         let now = Date()
