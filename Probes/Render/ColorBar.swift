@@ -65,8 +65,10 @@ struct ColorBar {
         for v in ticks {
             let tx = left + Int((scale.unit(v) * Double(length - 1)).rounded())
             canvas.fill(x: tx, y: y + t, width: 1, height: ColorBar.tick, Figure.ink)
-            let text = label(v)
-            canvas.text(text, x: tx - Canvas.textWidth(text) / 2, y: y + t + ColorBar.tick + 2, Figure.ink)
+            // Centred under the tick, but kept within the bar's box (an end label can be wider than the cap).
+            let text = label(v), textWidth = Canvas.textWidth(text)
+            let labelX = max(x, min(x + width - textWidth, tx - textWidth / 2))
+            canvas.text(text, x: labelX, y: y + t + ColorBar.tick + 2, Figure.ink)
         }
     }
 }

@@ -19,8 +19,12 @@ public struct Canvas: Sendable {
         for c in 0..<3 { pixels[i + c] = UInt8((Double(pixels[i + c]) * (1 - a) + Double(color[c]) * a).rounded()) }
     }
 
+    /// Fills the rectangle (x, y) … (x + w, y + h) clipped to the canvas; a rectangle wholly or
+    /// partly outside draws only its visible part (or nothing).
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, _ color: [UInt8]) {
-        for yy in max(0, y)..<min(height, y + h) { for xx in max(0, x)..<min(width, x + w) { blend(xx, yy, color) } }
+        let (x0, x1, y0, y1) = (max(0, x), min(width, x + w), max(0, y), min(height, y + h))
+        guard x0 < x1, y0 < y1 else { return }
+        for yy in y0..<y1 { for xx in x0..<x1 { blend(xx, yy, color) } }
     }
 
     /// Pastes an image (1 or 3 channels) with its top-left corner at (x, y), scaled by an integer factor.

@@ -244,3 +244,30 @@ struct HeatmapTests {
         #expect(Figure.niceTicks(0, 1) == [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])
     }
 }
+
+@Suite struct CanvasClippingTests {
+    /// The demo's one-token text strip (integrated gradients of word 1, a single value 0.0085)
+    /// centred the "-0.0085" end label two pixels left of the canvas; `fill` then built a reversed
+    /// range, which traps in debug and, under -Ounchecked, looped for ever (`make demo` hung).
+    @Test func singleTokenStripKeepsItsBarLabelsInsideTheBar() {
+        let c = Heatmap.tokens(words: ["<bos>"], values: [0.0084662], signed: true, title: "word 1")
+        let labelRows = (c.height - Figure.margin - 7)..<(c.height - Figure.margin)
+        let ink = (0..<c.width).filter { x in labelRows.contains { y in HeatmapTests.pixel(c, x, y) != [255, 255, 255] } }
+        // "-0.0085" starts at the bar's left edge (its minus sign inks its first column) and
+        // "0.0085" ends within the bar's 240 pixels.
+        #expect(ink.first == Figure.margin)
+        #expect(ink.last.map { $0 < Figure.margin + 240 } == true)
+    }
+
+    @Test func fillDrawsOnlyTheVisiblePartOfARectangle() {
+        var c = Canvas(width: 4, height: 3)
+        for (x, y, w, h) in [(5, 0, 2, 2), (-3, 0, 2, 2), (0, 7, 1, 1), (0, -5, 1, 2), (2, 1, -4, 1)] {
+            c.fill(x: x, y: y, width: w, height: h, [0, 0, 0])  // wholly outside or empty: nothing drawn
+        }
+        #expect(c.pixels.allSatisfy { $0 == 255 })
+        c.fill(x: 3, y: 2, width: 10, height: 10, [0, 0, 0])     // overhangs: only (3, 2) is visible
+        c.fill(x: -10, y: -10, width: 11, height: 11, [0, 0, 0]) // overhangs: only (0, 0)
+        let dark = (0..<12).filter { c.pixels[$0 * 3] == 0 }
+        #expect(dark == [0, 11])
+    }
+}
