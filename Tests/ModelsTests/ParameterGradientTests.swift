@@ -29,7 +29,7 @@ import Testing
             for _ in 0..<4 {
                 let i = Int(pick.next() % UInt64(t.count))
                 let saved = t.storage.pointer[t.offset + i]
-                let h: Float = 1e-2
+                let h: Float = 2e-3  // the tiny model's text stream has std ≈ 0.03: a larger step leaves the linear regime of its LayerNorms
                 t.storage.pointer[t.offset + i] = saved + h
                 let up = loss().item
                 t.storage.pointer[t.offset + i] = saved - h

@@ -90,3 +90,62 @@ import TestSupport
         #expect(saved.head.weight.scalars.allSatisfy { $0.isFinite })
     }
 }
+
+/// `whitenInputProjections`: the patch (and frame-group) projections start as PCA whitening of
+/// the training inputs; rows beyond the feature count keep their random values.
+@Suite struct InputWhiteningTests {
+    func whitenedOutputs(d: Int) throws -> (before: CaptionModel, after: CaptionModel, set: TrainingSet) {
+        let dataset = try CaptionDataset.load(TrainerTests.data)
+        var config = tinyConfig(.cross, audio: false)
+        config.dModel = d; config.nHeads = 2; config.dFF = 2 * d
+        let vocabulary = Vocabulary(captions: dataset.split("train").flatMap(\.captions))
+        let set = try TrainingSet(dataset: dataset, split: "train", config: config)
+        let before = CaptionModel(config: config, vocabulary: vocabulary, seed: 5)
+        let after = CaptionModel(config: config, vocabulary: vocabulary, seed: 5)
+        let report = after.whitenInputProjections(using: set, limit: 20)
+        #expect(report.count == 1 && report[0].hasPrefix("image.patch: \(min(d, 48)) of 48 principal components of 80 inputs"), "\(report)")
+        return (before, after, set)
+    }
+
+    @Test(arguments: [8, 64]) func patchOutputsAreCentredAndDecorrelated(d: Int) throws {
+        let (before, after, set) = try whitenedOutputs(d: d)
+        let images = try #require(set.batch(Array(0..<20), vocabulary: after.vocabulary, augment: nil).image)
+        let rows = after.imagePatches(images).reshaped([80, 48])
+        let k = min(d, 48)
+        let y = rows.linear(weight: after.imagePatch!.weight, bias: after.imagePatch!.bias).sliced(axis: 1, 0..<k).copy()
+        let mean = y.mean(axes: [0]).scalars
+        #expect(mean.allSatisfy { abs($0) < 1e-4 }, "\(mean)")
+        let centred = y - y.mean(axes: [0])
+        let cov = (centred.transposed().matmul(centred) * (1 / Float(79))).scalars
+        for i in 0..<k { for j in 0..<k where i != j { #expect(abs(cov[i * k + j]) < 1e-3, "cov[\(i),\(j)] = \(cov[i * k + j])") } }
+        // Leading components (variance ≫ ε) come out at unit variance.
+        #expect((0..<min(k, 4)).allSatisfy { abs(cov[$0 * k + $0] - 1) < 0.05 }, "\((0..<k).map { cov[$0 * k + $0] })")
+        // Rows past the 48 features keep their initial values; nothing else in the model changes.
+        let w0 = before.imagePatch!.weight.scalars, w1 = after.imagePatch!.weight.scalars
+        #expect(Array(w0[(k * 48)...]) == Array(w1[(k * 48)...]))
+        #expect(before.textEmbedding.scalars == after.textEmbedding.scalars && before.imagePosition!.scalars == after.imagePosition!.scalars)
+    }
+
+    /// The audio projection is whitened from the frame groups of the clips (scenes data).
+    @Test func audioFrameProjectionIsWhitenedToo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-whiten-scenes-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.removeItem(at: dir)
+        try DatasetGenerator(dataset: .scenes, count: 12, seed: 2).write(to: dir, speech: try SpeechBank.shipped())
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dataset = try CaptionDataset.load(dir)
+        var config = tinyConfig(.cross)
+        config.audio = ModelConfig.Audio(nMels: 8, clipSeconds: 1.0, frameStack: 10, encoderLayers: 1)
+        let ac = try #require(config.audio)
+        let set = try TrainingSet(dataset: dataset, split: "train", config: config,
+                                  audioFeatures: { try Preprocessing.audio(contentsOf: $0, config: ac) })
+        let model = CaptionModel(config: config, vocabulary: Vocabulary(captions: dataset.split("train").flatMap(\.captions)), seed: 1)
+        let report = model.whitenInputProjections(using: set)
+        #expect(report.count == 2 && report[1].hasPrefix("audio.frame: 8 of 80 principal components of \(set.count * 10) inputs"), "\(report)")
+        let audio = try #require(set.batch(Array(0..<set.count), vocabulary: model.vocabulary, augment: nil).audio)
+        let y = audio.reshaped([set.count * 10, 80]).linear(weight: model.audioFrame!.weight, bias: model.audioFrame!.bias)
+        let centred = y - y.mean(axes: [0])
+        let cov = (centred.transposed().matmul(centred) * (1 / Float(set.count * 10 - 1))).scalars
+        #expect(abs(cov[0] - 1) < 0.05 && abs(cov[1]) < 1e-3, "\(cov.prefix(8))")
+        #expect(y.mean(axes: [0]).scalars.allSatisfy { abs($0) < 1e-3 })
+    }
+}

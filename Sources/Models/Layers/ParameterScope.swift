@@ -3,6 +3,8 @@ import Engine
 /// How a parameter starts.
 public enum ParameterInit: Sendable {
     case normal(std: Float), zeros, ones
+    /// Fixed initial values (row-major, as many as the shape has elements); draws nothing.
+    case values([Float])
 }
 
 /// Where a layer's tensors come from, by their full MODEL.md name: freshly initialised from a
@@ -34,6 +36,9 @@ public final class ParameterSource {
             case .normal(let std): t = Tensor.normal(shape, std: std, using: &rng)
             case .zeros: t = Tensor.zeros(shape)
             case .ones: t = Tensor.ones(shape)
+            case .values(let v):
+                precondition(v.count == shape.reduce(1, *), "initial values for '\(name)': \(v.count) for shape \(shape)")
+                t = Tensor(v, shape: shape)
             }
             kind = .random(rng)
             return t

@@ -36,6 +36,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// on from there); the learning-rate schedule still follows `steps`. A safety net for a busy
     /// machine: a run that hits it depends on the machine's speed.
     public var timeLimit: Double? = nil
+    /// Start `image.patch` / `audio.frame` as PCA whitening of the training inputs
+    /// (``CaptionModel/whitenInputProjections(using:limit:epsilonFraction:)``) when a run starts
+    /// from a fresh model. `glassbox train` does this unless `--no-whiten`.
+    public var whitenInputs = true
 
     public init() {}
 
@@ -43,7 +47,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case steps, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
         case finalLRFraction = "final_lr_fraction", weightDecay = "weight_decay", clipNorm = "clip_norm", seed, augment
         case evalEvery = "eval_every", validationLimit = "validation_limit", checkpointEvery = "checkpoint_every"
-        case logEvery = "log_every", minWordCount = "min_word_count", workers, beta2, timeLimit = "time_limit"
+        case logEvery = "log_every", minWordCount = "min_word_count", workers, beta2, timeLimit = "time_limit", whitenInputs = "whiten_inputs"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -66,6 +70,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
         timeLimit = try c.decodeIfPresent(Double.self, forKey: .timeLimit) ?? d.timeLimit
+        whitenInputs = try c.decodeIfPresent(Bool.self, forKey: .whitenInputs) ?? d.whitenInputs
     }
 
     public var schedule: WarmupCosineSchedule {
