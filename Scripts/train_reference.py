@@ -1,33 +1,47 @@
 #!/usr/bin/env python3
 """Independent PyTorch reference for `glassbox train` (caption-small on a COCO-layout dataset).
 
-Trains Scripts/glassbox_torch.py's GlassboxModel with the Swift trainer's recipe and prints a
-learning curve, so a slow Swift run can be told apart from a hard task:
+Trains Scripts/glassbox_torch.py's GlassboxModel with the Swift trainer's recipe (main commit
+608f09a and later) and prints a learning curve, so a slow Swift run can be told apart from a hard task:
 
   * data: each training example is one image; every step draws the batch as consecutive slices
     of per-epoch random permutations of the train images, and each example takes one of its
     reference captions at random (TrainingSet.batch with augmentation "none" still draws a
     random reference); captions are cut to max_len - 1 words, inputs [<bos>, w...], targets
-    [w..., <eos>], padded with <pad> = 0; no augmentation.
+    [w..., <eos>], padded with <pad> = 0; no augmentation. Python's RNG, not SplitMix64: the
+    same recipe, not the same draws.
   * loss: cross-entropy, mean over non-<pad> targets of the batch.
   * AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01 on every parameter),
     global grad-norm clip 1.0, warm-up (s+1)/W·peak for W = 50 steps, then cosine to 5 % of the
     peak at the last step; 2000 steps, batch 32.
   * init (--init glassbox): Linear weights N(0, 0.02²), biases 0, LayerNorm 1/0, text.embed,
-    text.pos, modality N(0, 0.02²), image.pos N(0, 0.2²). --init torch: nn.Linear's default
-    (kaiming-uniform), embeddings/positions N(0, 0.02²). --image-pos sincos: 2D sine-cosine
-    table scaled to std --image-pos-std (default 0.2).
+    text.pos, modality N(0, 0.02²); image.pos the 2-D sine-cosine table of
+    CaptionModel.sinCosPositions at RMS 0.5. --init torch: nn.Linear's default (kaiming-uniform).
+  * then, before training, image.patch becomes the PCA whitening of the training patches
+    (CaptionModel.whitenInputProjections / Engine Whitening): the first 1000 train images,
+    unaugmented and normalised, all their patches as rows; covariance with divisor N - 1; the
+    top min(d, 192) eigenvectors, row i = v_i / sqrt(lambda_i + eps), eps = 1 % of the mean
+    variance, bias -W·mean. It prints the Swift trainer's line ("128 of 192 principal components
+    of 64000 inputs whitened (variances 0.00271…12.9)" on the demo shapes data); the weights agree
+    with gb train's to 0.2 % per row (float rounding in nearly degenerate eigenpairs).
   * validation every --eval-every steps on the first 256 val images: loss with the first
     reference (mean of the per-64-batch means, like the Swift trainer) and greedy captions
     scored with pycocoevalcap BLEU-4 against all references (punctuation tokens dropped on both
     sides, like Glassbox's scoreCaptions).
-  * at the end: BLEU-4 on the whole test split and, for test images whose references name one
-    shape, whether the first shape word of the greedy caption is that shape.
+  * at the end, for the final weights and for the best validation checkpoint (highest val BLEU-4,
+    ties to lower val loss: what the Swift trainer keeps as model.safetensors): BLEU-4 on the
+    whole test split and, for test images whose references name one shape, whether the first
+    shape word of the greedy caption is that shape.
 
-    nice -n 10 /work/venv/bin/python Scripts/train_reference.py --data DATA_DIR [--init torch]
-        [--image-pos sincos] [--steps 2000] [--seed 0] [--json OUT.json]
+    nice -n 10 /work/venv/bin/python Scripts/train_reference.py --data DATA_DIR [--steps 2000]
+        [--seed 0] [--threads 1] [--json OUT.json]
+
+The recipe before 608f09a (random N(0, 0.2²) image.pos, random image.patch; test BLEU-4 about
+0.60-0.65 after 2000 steps): --no-whiten --image-pos normal. Each flag alone gives one of the two
+changes; --image-pos-scale sets the sincos RMS or the normal std.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -43,7 +57,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from glassbox_torch import GlassboxModel  # noqa: E402
+from glassbox_torch import MODALITY_TEXT, GlassboxModel  # noqa: E402
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -141,18 +155,67 @@ def encode_batch(word_lists, stoi, max_len):
 # ----------------------------------------------------------------------------------------
 # Init
 
-def sincos_2d(grid, d):
-    """MAE-style 2D sine-cosine table [grid*grid, d]: first half encodes the row, second the column."""
-    def one_d(pos, dim):
-        omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2))
-        out = np.einsum("m,d->md", pos, omega)
-        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
-    r, c = np.meshgrid(np.arange(grid, dtype=np.float64), np.arange(grid, dtype=np.float64), indexing="ij")
-    emb = np.concatenate([one_d(r.reshape(-1), d // 2), one_d(c.reshape(-1), d // 2)], axis=1)
-    return torch.tensor(emb, dtype=torch.float32)
+def sincos_positions(grid, d, rms):
+    """CaptionModel.sinCosPositions(grid:d:rms:): [grid*grid, d], patch index r*grid + c. With q = d // 4
+    frequencies w_k = 10000^(-k/q), patch (r, c) gets [sin(r w), cos(r w), sin(c w), cos(c w)] (blocks of
+    q, k = 0..<q; any d % 4 trailing features 0), all scaled by rms * sqrt(2)."""
+    q = d // 4
+    omega = 10000.0 ** (-np.arange(q, dtype=np.float64) / q)
+    r, c = np.divmod(np.arange(grid * grid, dtype=np.float64), grid)
+    ro, co = np.outer(r, omega), np.outer(c, omega)
+    table = np.zeros((grid * grid, d))
+    table[:, :4 * q] = np.concatenate([np.sin(ro), np.cos(ro), np.sin(co), np.cos(co)], axis=1) * (rms * math.sqrt(2))
+    return torch.tensor(table, dtype=torch.float32)
 
 
-def initialise(model, scheme, image_pos, image_pos_std):
+def whitening(rows, components, eps_fraction=0.01):
+    """Engine/Whitening.swift: PCA whitening of rows [N, F] (float64 here). Returns (W [k, F], b [k],
+    variances [k] descending, eps): row i of W is eigenvector i / sqrt(max(lambda_i, 0) + eps), eps =
+    eps_fraction * trace / F, b = -W mean; covariance divisor N - 1; each eigenvector's largest-|entry|
+    is positive (LAPACK.symmetricEigen), so W matches Swift's up to rounding."""
+    x = np.asarray(rows, dtype=np.float64)
+    n, f = x.shape
+    mean = x.mean(axis=0)
+    centred = x - mean
+    cov = centred.T @ centred / (n - 1)
+    trace = float(np.trace(cov))
+    if not (trace > 0 and math.isfinite(trace)):
+        return None
+    values, vectors = np.linalg.eigh(cov)             # ascending, vectors in columns
+    values, vectors = values[::-1], vectors[:, ::-1].T  # descending, vectors in rows
+    big = np.abs(vectors).argmax(axis=1)
+    vectors = vectors * np.sign(vectors[np.arange(f), big])[:, None]
+    k, eps = min(components, f), eps_fraction * trace / f
+    w = vectors[:k] / np.sqrt(np.maximum(values[:k], 0) + eps)[:, None]
+    return w, -w @ mean, values[:k], eps
+
+
+def image_patches(model, image):
+    """[B, S, S, C] -> [B, N, P*P*C], features (dy, dx, ch) (CaptionModel.imagePatches)."""
+    S, P, C, g = model.image.size, model.image.P, model.image.C, model.image.g
+    return image.reshape(image.shape[0], g, P, g, P, C).permute(0, 1, 3, 2, 4, 5).reshape(image.shape[0], g * g, P * P * C)
+
+
+def whiten_image_patch(model, images, eps_fraction=0.01):
+    """CaptionModel.whitenInputProjections for image.patch: the first min(d, features) outputs become
+    the PCA whitening of every patch of `images` (normalised, unaugmented); further outputs keep their
+    values. Returns the log line in the Swift trainer's words."""
+    patches = image_patches(model, images)
+    rows = patches.reshape(-1, patches.shape[-1]).numpy()
+    layer = model.image.patch
+    fit = whitening(rows, layer.weight.shape[0], eps_fraction) if rows.shape[0] >= 2 else None
+    if fit is None:
+        return "image.patch: inputs have no variance; kept the random initialisation"
+    w, b, variances, _ = fit
+    k = w.shape[0]
+    with torch.no_grad():
+        layer.weight[:k] = torch.tensor(w, dtype=torch.float32)
+        layer.bias[:k] = torch.tensor(b, dtype=torch.float32)
+    return (f"image.patch: {k} of {rows.shape[1]} principal components of {rows.shape[0]} inputs whitened "
+            f"(variances {variances[-1]:.3g}…{variances[0]:.3g})")
+
+
+def initialise(model, scheme, image_pos, image_pos_scale):
     with torch.no_grad():
         for name, mod in model.named_modules():
             if isinstance(mod, nn.Linear):
@@ -167,10 +230,9 @@ def initialise(model, scheme, image_pos, image_pos_std):
         model.modality.normal_(0, 0.02)
         pos = model.image.pos
         if image_pos == "sincos":
-            t = sincos_2d(model.image.g, pos.shape[1])
-            pos.copy_(t / t.std() * image_pos_std)
+            pos.copy_(sincos_positions(model.image.g, pos.shape[1], image_pos_scale))
         else:
-            pos.normal_(0, image_pos_std if image_pos_std is not None else (0.2 if scheme == "glassbox" else 0.02))
+            pos.normal_(0, image_pos_scale)
 
 
 # ----------------------------------------------------------------------------------------
@@ -199,7 +261,7 @@ def greedy(model, image, max_len):
     done = torch.zeros(B, dtype=torch.bool)
     out = [[] for _ in range(B)]
     for _ in range(1, max_len):
-        emb = model.embed_tokens(tokens) + model.text.pos[:tokens.shape[1]] + model.modality[2]
+        emb = model.embed_tokens(tokens) + model.text.pos[:tokens.shape[1]] + model.modality[MODALITY_TEXT]
         h = emb
         L = tokens.shape[1]
         causal = torch.ones(L, L, dtype=torch.bool).tril()
@@ -281,9 +343,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="/work/scratch/fresh/runs/demo/data/shapes")
     ap.add_argument("--init", choices=["glassbox", "torch"], default="glassbox")
-    ap.add_argument("--image-pos", choices=["normal", "sincos"], default="normal")
-    ap.add_argument("--image-pos-std", type=float, default=None,
-                    help="std of image.pos (default 0.2 for --init glassbox and sincos, 0.02 for torch)")
+    ap.add_argument("--image-pos", choices=["sincos", "normal"], default="sincos",
+                    help="initial image.pos: 2-D sine-cosine table (default) or N(0, scale^2) (the old recipe)")
+    ap.add_argument("--image-pos-scale", type=float, default=None,
+                    help="RMS of the sincos table (default 0.5) or std of the normal one "
+                         "(default 0.2 with --init glassbox, 0.02 with --init torch)")
+    ap.add_argument("--no-whiten", action="store_true",
+                    help="keep image.patch's random initialisation (default: PCA whitening of the training patches)")
+    ap.add_argument("--whiten-images", type=int, default=1000, help="training images the whitening is fitted to")
+    ap.add_argument("--whiten-eps-fraction", type=float, default=0.01,
+                    help="whitening regulariser as a fraction of the mean variance per feature")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -298,8 +367,8 @@ def main(argv=None):
     ap.add_argument("--time-limit", type=float, default=None, help="seconds; stop training early (then final eval)")
     ap.add_argument("--json", help="write the curve and final numbers here")
     args = ap.parse_args(argv)
-    if args.image_pos == "sincos" and args.image_pos_std is None:
-        args.image_pos_std = 0.2
+    if args.image_pos_scale is None:
+        args.image_pos_scale = 0.5 if args.image_pos == "sincos" else (0.2 if args.init == "glassbox" else 0.02)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -320,17 +389,21 @@ def main(argv=None):
           f"vocab {len(vocab)}; loaded in {time.time() - t0:.1f}s", flush=True)
 
     model = GlassboxModel(config, len(vocab))
-    initialise(model, args.init, args.image_pos, args.image_pos_std)
+    initialise(model, args.init, args.image_pos, args.image_pos_scale)
+    if not args.no_whiten:
+        print("train: " + whiten_image_patch(model, train["image"][:args.whiten_images], args.whiten_eps_fraction), flush=True)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=args.weight_decay)
     print(f"model: {n_params} parameters; init {args.init}, image.pos {args.image_pos} "
-          f"std {model.image.pos.std().item():.3f}", flush=True)
+          f"RMS {model.image.pos.pow(2).mean().sqrt().item():.3f}, image.patch "
+          f"{'random' if args.no_whiten else 'whitened'}", flush=True)
 
     n = len(train["ids"])
     order, epoch = [], -1
     curve, recent = [], []
+    best = None  # (val BLEU-4, -val loss, step, state): the Swift trainer keeps model.safetensors by this
     train_time = eval_time = 0.0
     floor = args.lr * args.final_lr_fraction
     warmup = min(args.warmup, args.steps)
@@ -371,24 +444,38 @@ def main(argv=None):
                      "seconds": time.time() - start}
             recent = []
             curve.append(entry)
+            if best is None or (b4, -vl) > best[:2]:
+                best = (b4, -vl, step, copy.deepcopy(model.state_dict()))
             print(f"step {step:5d}  train {entry['train_loss']:.4f}  val loss {vl:.4f}  val BLEU-4 {b4:.3f}  "
                   f"val 1-obj shape acc {acc:.3f}  |g| {gnorm:.2f}  lr {lr:.2e}  {entry['seconds']:.0f}s", flush=True)
         if out_of_time:
             break
 
-    hyps = captions_for(model, test, vocab, max_len)
-    test_b4 = bleu4(hyps, test["captions"])
-    acc, count = shape_accuracy(hyps, test["captions"])
+    final_hyps = captions_for(model, test, vocab, max_len)
+    final_b4 = bleu4(final_hyps, test["captions"])
+    final_acc, count = shape_accuracy(final_hyps, test["captions"])
+    print(f"final (step {step}): test BLEU-4 {final_b4:.3f}; single-object shape accuracy {final_acc:.3f} "
+          f"({count} images)", flush=True)
+    best_step = best[2] if best else step
+    if best is not None and best_step != step:
+        model.load_state_dict(best[3])
+        hyps = captions_for(model, test, vocab, max_len)
+        test_b4 = bleu4(hyps, test["captions"])
+        acc, _ = shape_accuracy(hyps, test["captions"])
+    else:
+        hyps, test_b4, acc = final_hyps, final_b4, final_acc
     total = time.time() - start
-    print(f"test BLEU-4 {test_b4:.3f}; single-object shape accuracy {acc:.3f} ({count} images); "
-          f"steps {step}; train {train_time:.0f}s ({step / max(train_time, 1e-9):.1f} steps/s), eval {eval_time:.0f}s, "
-          f"total {total:.0f}s", flush=True)
+    print(f"best val BLEU-4 (step {best_step}): test BLEU-4 {test_b4:.3f}; single-object shape accuracy {acc:.3f} "
+          f"({count} images); train {train_time:.0f}s ({step / max(train_time, 1e-9):.1f} steps/s), "
+          f"eval {eval_time:.0f}s, total {total:.0f}s", flush=True)
     for h, r in list(zip(hyps, test["captions"]))[:5]:
         print(f"  gen: {' '.join(h)!r}   ref: {' '.join(r[0])!r}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "parameters": n_params, "vocab": len(vocab), "curve": curve,
-                       "test_bleu4": test_b4, "test_shape_acc_single": acc, "test_single_count": count,
+                       "best_step": best_step, "test_bleu4": test_b4, "test_shape_acc_single": acc,
+                       "final_test_bleu4": final_b4, "final_test_shape_acc_single": final_acc,
+                       "test_single_count": count,
                        "steps": step, "train_seconds": train_time, "eval_seconds": eval_time,
                        "total_seconds": total, "test_samples": [[" ".join(h), [" ".join(x) for x in r]]
                                                               for h, r in list(zip(hyps, test["captions"]))[:50]]},
