@@ -43,7 +43,9 @@ public struct Canvas: Sendable {
         let (y0, y1) = (Int((min(a.1, b.1) - r - 1).rounded(.down)), Int((max(a.1, b.1) + r + 1).rounded(.up)))
         let (dx, dy) = (b.0 - a.0, b.1 - a.1)
         let length2 = dx * dx + dy * dy
-        for y in max(0, y0)...max(0, min(height - 1, y1)) { for x in max(0, x0)...max(0, min(width - 1, x1)) {
+        let (left, right, top, bottom) = (max(0, x0), min(width - 1, x1), max(0, y0), min(height - 1, y1))
+        guard left <= right, top <= bottom else { return }  // wholly off the canvas
+        for y in top...bottom { for x in left...right {
             let (px, py) = (Double(x) + 0.5, Double(y) + 0.5)
             let t = length2 > 0 ? max(0, min(1, ((px - a.0) * dx + (py - a.1) * dy) / length2)) : 0
             let (qx, qy) = (a.0 + t * dx - px, a.1 + t * dy - py)

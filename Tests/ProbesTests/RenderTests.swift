@@ -270,4 +270,15 @@ struct HeatmapTests {
         let dark = (0..<12).filter { c.pixels[$0 * 3] == 0 }
         #expect(dark == [0, 11])
     }
+
+    /// `line`'s twin of the same bug: a line wholly right of or below the canvas built a reversed range.
+    @Test func lineOffTheCanvasDrawsNothing() {
+        var c = Canvas(width: 4, height: 3)
+        c.line(from: (10, 1), to: (20, 2), [0, 0, 0])
+        c.line(from: (1, 9), to: (2, 30), [0, 0, 0])
+        c.line(from: (-20, -9), to: (-10, -5), [0, 0, 0])
+        #expect(c.pixels.allSatisfy { $0 == 255 })
+        c.line(from: (-5, 1.5), to: (10, 1.5), [0, 0, 0])   // crosses: its visible part is drawn
+        #expect((0..<4).allSatisfy { HeatmapTests.pixel(c, $0, 1) != [255, 255, 255] })
+    }
 }
