@@ -19,7 +19,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run folder for the model and logs.") var out: String
     @Option(help: "Built-in config name (\(ModelConfig.builtIn.keys.sorted().joined(separator: ", "))) or a JSON file.") var config = "caption-small"
     @Option(help: "Optimizer steps.") var steps: Int?
-    @Option(help: "Batch size.") var batch: Int?
+    @Option(help: "Batch size (images per step).") var batch: Int?
+    @Option(help: "Captions per image in a step (each image is encoded once for all of them).") var captionsPerImage: Int?
     @Option(help: "Peak learning rate.") var lr: Float?
     @Option(help: "Random seed (initialisation, batches, augmentation, dropout).") var seed: UInt64 = 0
     @Option(help: "Augmentations: 'none', modalities (image,text,audio) or names (flip,crop,rotate,jitter,noise,…).") var augment = "none"
@@ -36,6 +37,10 @@ struct TrainCommand: ParsableCommand {
         var options = TrainingOptions()
         if let steps { guard steps > 0 else { throw UserError("--steps must be positive, got \(steps)") }; options.steps = steps }
         if let batch { guard batch > 0 else { throw UserError("--batch must be positive, got \(batch)") }; options.batchSize = batch }
+        if let captionsPerImage {
+            guard captionsPerImage >= 1 && captionsPerImage <= 64 else { throw UserError("--captions-per-image must be in 1…64, got \(captionsPerImage)") }
+            options.captionsPerImage = captionsPerImage
+        }
         if let lr { guard lr > 0, lr.isFinite else { throw UserError("--lr must be a positive number, got \(lr)") }; options.learningRate = lr }
         if let evalEvery { guard evalEvery > 0 else { throw UserError("--eval-every must be positive") }; options.evalEvery = evalEvery }
         if let workers { guard workers >= 1 && workers <= 64 else { throw UserError("--workers must be in 1…64, got \(workers)") }; options.workers = workers }

@@ -21,8 +21,19 @@ public enum ImageAugmentation: String, CaseIterable, Sendable {
     public struct Sample {
         public var image: Tensor
         public var masks: [Tensor]
-        public var words: [String]
-        public init(image: Tensor, masks: [Tensor] = [], words: [String]) { self.image = image; self.masks = masks; self.words = words }
+        /// Every caption of the image that goes with it (several when training shares one image
+        /// among its captions); the flip mirrors them all.
+        public var captions: [[String]]
+        /// The first caption.
+        public var words: [String] {
+            get { captions[0] }
+            set { captions[0] = newValue }
+        }
+        public init(image: Tensor, masks: [Tensor] = [], words: [String]) { self.init(image: image, masks: masks, captions: [words]) }
+        public init(image: Tensor, masks: [Tensor] = [], captions: [[String]]) {
+            precondition(!captions.isEmpty, "a sample needs at least one caption")
+            self.image = image; self.masks = masks; self.captions = captions
+        }
     }
 
     public func apply(_ s: Sample, using rng: inout SplitMix64) -> Sample {
@@ -41,7 +52,7 @@ public enum ImageAugmentation: String, CaseIterable, Sendable {
             guard rng.nextUniform() < 0.5 else { return s }
             s.image = ImageOps.flipHorizontal(s.image)
             s.masks = s.masks.map(ImageOps.flipHorizontal)
-            s.words = Self.mirrored(s.words)
+            s.captions = s.captions.map(Self.mirrored)
         case .rotate:
             let degrees = Double.random(in: -10...10, using: &rng)
             let fill = borderMean(s.image)

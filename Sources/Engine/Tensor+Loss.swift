@@ -23,7 +23,7 @@ extension Tensor {
             var m = -Float.infinity
             for j in 0..<v { m = Swift.max(m, row[j]) }
             var sum: Float = 0
-            for j in 0..<v { let e = Foundation.exp(row[j] - m); prob[j] = e; sum += e }
+            for j in 0..<v { let e = fastExp(row[j] - m); prob[j] = e; sum += e }
             for j in 0..<v { prob[j] /= sum }
             let t = targets.values[i]
             if t != ignoreIndex {

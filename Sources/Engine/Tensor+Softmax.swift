@@ -52,7 +52,7 @@ extension Tensor {
                     if log {
                         var total: Float = 0
                         for j in 0..<n { total += dyl[j &* inner] }
-                        for j in 0..<n { gl[j &* inner] = dyl[j &* inner] - Foundation.exp(yl[j &* inner]) * total }
+                        for j in 0..<n { gl[j &* inner] = dyl[j &* inner] - fastExp(yl[j &* inner]) * total }
                     } else {
                         var dot: Float = 0
                         for j in 0..<n { dot += dyl[j &* inner] * yl[j &* inner] }

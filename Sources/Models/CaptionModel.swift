@@ -155,17 +155,24 @@ public final class CaptionModel: Module {
 
     /// Logits [B, L, V] for decoder inputs with token embeddings [B, L, d] given the encoded
     /// prefix [B, M, d]; logits at position t predict token t+1.
+    ///
+    /// The prefix may also be [B/R, M, d]: then text rows k·R ..< (k+1)·R all read prefix k (R
+    /// captions of one input, encoded once; training with `captionsPerImage` R). The logits are
+    /// those of repeating each prefix R times.
     public func decode(prefix memory: Tensor, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
                        observe: AttentionObserver? = nil) -> Tensor {
         let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
         precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
-        precondition(memory.shape[0] == b, "prefix batch \(memory.shape[0]) differs from text batch \(b)")
+        let (inputs, m) = (memory.shape[0], memory.shape[1])
+        precondition(inputs > 0 && b % inputs == 0, "text batch \(b) is not a multiple of the prefix batch \(inputs)")
         let text = tokenEmbeddings + textPosition.sliced(axis: 0, 0..<l) + modality.sliced(axis: 0, 2..<3)
-        let m = memory.shape[1]
         var h: Tensor
         switch config.fusion {
         case .concat:
-            h = Tensor.concatenate([memory, text], axis: 1)       // [B, M + L, d]
+            // The prefix goes through the shared blocks with each caption, so it is repeated.
+            let prefix = inputs == b ? memory
+                : memory.reshaped([inputs, 1, m, config.dModel]).expanded(to: [inputs, b / inputs, m, config.dModel]).reshaped([b, m, config.dModel])
+            h = Tensor.concatenate([prefix, text], axis: 1)       // [B, M + L, d]
             let mask = Self.prefixLMMask(prefix: m, text: l)
             for (i, block) in concatBlocks.enumerated() { h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe) }
             h = h.sliced(axis: 1, m..<(m + l))                    // text positions

@@ -93,6 +93,41 @@ let tinyVocabulary = try! Vocabulary(tokens: Vocabulary.specials + ["a", "red", 
         #expect((0..<tinyVocabulary.count).contains { base[0, 3, $0] != after[0, 3, $0] })
     }
 
+    /// R captions per input (training with `captionsPerImage`): decoding 6 text rows against a
+    /// prefix of 2 inputs equals decoding them against each prefix repeated 3 times, in logits and
+    /// in every parameter's gradient (cross: queries grouped per memory; concat: prefix repeated).
+    @Test(arguments: [ModelConfig.Fusion.cross, .concat])
+    func sharedPrefixEqualsRepeatedPrefix(fusion: ModelConfig.Fusion) {
+        let c = tinyConfig(fusion)
+        let (image, audio, _) = Self.inputs(c, batch: 2)
+        let (_, _, tokens) = Self.inputs(c, batch: 6, seed: 9)
+        var varied = tokens.values
+        for (i, v) in varied.enumerated() where i % 5 != 0 { varied[i] = Int32(4 + (i * 5 + i / 5) % 6) }  // rows differ
+        let text = IndexArray(varied, shape: [6, 5])
+        func repeated(_ t: Tensor?) -> Tensor? {
+            t.map { x in Tensor.concatenate((0..<2).flatMap { b in Array(repeating: x.sliced(axis: 0, b..<(b + 1)), count: 3) }, axis: 0) }
+        }
+        func run(_ model: CaptionModel, _ image: Tensor?, _ audio: Tensor?) -> Tensor {
+            var rng = SplitMix64(seed: 0)
+            model.setRequiresGrad(true)
+            model.zeroGrad()
+            let logits = model.logits(image: image, audio: audio, tokens: text, mode: .inference, rng: &rng)
+            (logits * logits).sum().backward()
+            return logits
+        }
+        let shared = CaptionModel(config: c, vocabulary: tinyVocabulary, seed: 6)
+        let copied = CaptionModel(config: c, vocabulary: tinyVocabulary, seed: 6)
+        let a = run(shared, image, audio), b = run(copied, repeated(image), repeated(audio))
+        #expect(a.shape == [6, 5, tinyVocabulary.count])
+        #expect(mismatches(a, b, Tolerance(absolute: 1e-5, relative: 1e-5)).isEmpty)
+        for (p, q) in zip(shared.parameters, copied.parameters) {
+            let problems = mismatches(p.tensor.grad!, q.tensor.grad!, Tolerance(absolute: 1e-5, relative: 1e-4))
+            #expect(problems.isEmpty, "\(p.name): \(problems)")
+        }
+        // Rows of one input really differ (the test is not comparing one caption with itself).
+        #expect((0..<tinyVocabulary.count).contains { a[0, 2, $0] != a[1, 2, $0] })
+    }
+
     /// Attention maps: rows sum to 1; masked entries are exactly 0; in concat the prefix never
     /// attends to text.
     @Test(arguments: [ModelConfig.Fusion.cross, .concat])

@@ -15,7 +15,8 @@ import TestSupport
         return dir
     }()
 
-    static func setup(_ name: String, workers: Int = 2, steps: Int = 6, augment: String = "flip,noise", dropout: Float = 0.1) throws -> (Trainer, URL) {
+    static func setup(_ name: String, workers: Int = 2, steps: Int = 6, augment: String = "flip,noise", dropout: Float = 0.1,
+                      captionsPerImage: Int = 1) throws -> (Trainer, URL) {
         let dataset = try CaptionDataset.load(data)
         var config = tinyConfig(.cross, audio: false)
         config.dropout = dropout
@@ -23,7 +24,7 @@ import TestSupport
         let model = CaptionModel(config: config, vocabulary: vocabulary, seed: 3)
         var options = TrainingOptions()
         options.steps = steps; options.batchSize = 8; options.workers = workers; options.evalEvery = 3; options.checkpointEvery = 3
-        options.logEvery = 1; options.warmupSteps = 2
+        options.logEvery = 1; options.warmupSteps = 2; options.captionsPerImage = captionsPerImage
         options.augment = try Augmentations.parse(augment)
         let run = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-run-\(ProcessInfo.processInfo.processIdentifier)-\(name)")
         try? FileManager.default.removeItem(at: run)
@@ -43,6 +44,48 @@ import TestSupport
             let problems = mismatches(q.tensor.grad!, p.tensor.grad!, Tolerance(absolute: 1e-6, relative: 1e-4))
             #expect(problems.isEmpty, "\(p.name): \(problems)")
         }
+    }
+
+    /// With 3 captions per image as well (each worker's part keeps whole images).
+    @Test func dataParallelGradientWithCaptionsPerImage() throws {
+        let (one, _) = try Self.setup("gradr1", workers: 1, augment: "none", dropout: 0, captionsPerImage: 3)
+        let (two, _) = try Self.setup("gradr2", workers: 2, augment: "none", dropout: 0, captionsPerImage: 3)
+        let l1 = one.computeGradients(0), l2 = two.computeGradients(0)
+        #expect(abs(l1 - l2) < 1e-5 * max(1, abs(l1)), "\(l1) vs \(l2)")
+        for (p, q) in zip(one.model.parameters, two.model.parameters) {
+            let problems = mismatches(q.tensor.grad!, p.tensor.grad!, Tolerance(absolute: 1e-6, relative: 1e-4))
+            #expect(problems.isEmpty, "\(p.name): \(problems)")
+        }
+    }
+
+    /// `captionsPerImage` 3: B images, 3B caption rows; image k's rows are its 3 references in
+    /// some order (augmented) or in order (not), and a flip mirrors all three or none.
+    @Test func batchCarriesEveryCaptionOfEachImage() throws {
+        let (trainer, _) = try Self.setup("rows", augment: "flip")
+        let set = trainer.train, vocabulary = trainer.model.vocabulary
+        let indices = Array(0..<8), maxWords = set.config.text.maxLen - 1
+        func references(_ i: Int) -> [[String]] { set.items[i].captions.map { Array($0.prefix(maxWords)) } }
+        func rows(_ batch: Batch) -> [[String]] {
+            let l = batch.inputs.shape[1]
+            return (0..<batch.inputs.shape[0]).map { r in
+                vocabulary.decode(Array(batch.inputs.values[(r * l + 1)..<((r + 1) * l)]).filter { $0 != Vocabulary.pad })
+            }
+        }
+        let plain = set.batch(indices, vocabulary: vocabulary, augment: nil, captionsPerImage: 3)
+        #expect(plain.image!.shape[0] == 8 && plain.inputs.shape[0] == 24 && plain.captionsPerImage == 3)
+        #expect(rows(plain) == indices.flatMap(references))
+        var mirroredImages = 0
+        for seed in 0..<4 as Range<UInt64> {
+            let batch = set.batch(indices, vocabulary: vocabulary, augment: try Augmentations.parse("flip"), seed: seed, captionsPerImage: 3)
+            let got = rows(batch)
+            for (k, i) in indices.enumerated() {
+                let mine = Array(got[(3 * k)..<(3 * k + 3)]), references = references(i)
+                let asIs = Set(mine) == Set(references), mirrored = Set(mine) == Set(references.map(ImageAugmentation.mirrored))
+                #expect(asIs || mirrored, "image \(i): \(mine) vs \(references)")
+                if !asIs && mirrored { mirroredImages += 1 }
+            }
+        }
+        #expect(mirroredImages > 0)  // the flip happened and mirrored every caption of the image
     }
 
     /// Training 6 steps straight and 3 + resume to 6 give identical weights.

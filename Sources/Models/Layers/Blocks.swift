@@ -28,7 +28,11 @@ public final class EncoderBlock: Module {
 
 /// Cross-attention block (MODEL.md "Blocks"):
 ///   h += SelfAttn(norm1(h)) (causal);  h += CrossAttn(norm2(h), memory);  h += MLP(norm3(h)).
-/// The memory is used as given (no mask, not re-normalised).
+/// The memory is used as given (no mask, not re-normalised). The memory may serve several
+/// consecutive text rows: with h [B·R, L, d] and memory [B, M, d], rows k·R ..< (k+1)·R attend to
+/// memory k (training on R captions of one image encodes the image once). Cross-attention has no
+/// mask, so the R·L queries of memory k are one [R·L] query axis over it; the result is the same
+/// as repeating the memory R times (tested), without R copies of its keys and values.
 public final class CrossBlock: Module {
     public let norm1: LayerNorm, selfAttention: Attention, norm2: LayerNorm, crossAttention: Attention, norm3: LayerNorm, mlp: MLP
 
@@ -42,7 +46,11 @@ public final class CrossBlock: Module {
                                name: String = "", observe: AttentionObserver? = nil) -> Tensor {
         let s = selfAttention(norm1(h), mask: causalMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
         var h = h + residualDropout(s, mode, &rng)
-        let c = crossAttention(norm2(h), memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } })
+        let (n, l, d) = (h.shape[0], h.shape[1], h.shape[2]), b = memory.shape[0]
+        precondition(b > 0 && n % b == 0, "text batch \(n) is not a multiple of the memory batch \(b)")
+        let queries = b == n ? norm2(h) : norm2(h).reshaped([b, n / b * l, d])
+        let c = crossAttention(queries, memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } })
+            .reshaped([n, l, d])
         h = h + residualDropout(c, mode, &rng)
         return h + residualDropout(mlp(norm3(h)), mode, &rng)
     }

@@ -53,6 +53,7 @@ public final class Trainer {
     public init(model: CaptionModel, train: TrainingSet, validation: TrainingSet?, options: TrainingOptions, run: URL) throws {
         guard train.count > 0 else { throw TrainingError("the training split is empty") }
         guard options.steps > 0, options.batchSize > 0 else { throw TrainingError("steps and batch size must be positive") }
+        guard options.captionsPerImage >= 1 else { throw TrainingError("captions per image must be at least 1, got \(options.captionsPerImage)") }
         self.model = model; self.train = train; self.validation = validation; self.options = options; self.run = run
         optimizer = AdamW(beta2: options.beta2, weightDecay: options.weightDecay)
         model.setRequiresGrad(true)
@@ -221,7 +222,8 @@ public final class Trainer {
         let dropout = Mode.training(dropout: model.config.dropout)
         if workers == 1 {
             var rng = base
-            let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, seed: dataSeed)
+            let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, seed: dataSeed,
+                                    captionsPerImage: options.captionsPerImage)
             model.zeroGrad()
             let l = loss(batch, mode: dropout, rng: &rng)
             if l.item.isFinite { l.backward() }
@@ -235,7 +237,7 @@ public final class Trainer {
             for _ in 0...w { rng = rng.split() }  // worker w's own stream
             let replica = replicas[w]
             let batch = train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: options.augment,
-                                    seed: dataSeed, firstPosition: bounds[w])
+                                    seed: dataSeed, firstPosition: bounds[w], captionsPerImage: options.captionsPerImage)
             replica.zeroGrad()
             let logits = replica.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: dropout, rng: &rng)
             let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)

@@ -5,7 +5,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// 2-core machine (13 steps/s with 2 workers, validation every 200 steps included; `make`'s
     /// native build), inside the 3-minute budget with the `--time-limit` default as a safety net.
     public var steps = 2000
+    /// Images (inputs) per step.
     public var batchSize = 32
+    /// Captions per image in a step (R): each image is encoded once and decoded with R of its
+    /// references, so a step trains on `batchSize`·R captions.
+    public var captionsPerImage = 1
     /// Peak learning rate (AdamW), reached after `warmupSteps`, then cosine decay to `peak · finalLRFraction`.
     public var learningRate: Float = 1e-3
     public var warmupSteps = 50
@@ -44,7 +48,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case steps, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
+        case steps, batchSize = "batch_size", captionsPerImage = "captions_per_image", learningRate = "learning_rate", warmupSteps = "warmup_steps"
         case finalLRFraction = "final_lr_fraction", weightDecay = "weight_decay", clipNorm = "clip_norm", seed, augment
         case evalEvery = "eval_every", validationLimit = "validation_limit", checkpointEvery = "checkpoint_every"
         case logEvery = "log_every", minWordCount = "min_word_count", workers, beta2, timeLimit = "time_limit", whitenInputs = "whiten_inputs"
@@ -55,6 +59,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         let d = TrainingOptions()
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        captionsPerImage = try c.decodeIfPresent(Int.self, forKey: .captionsPerImage) ?? d.captionsPerImage
         learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
         warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
         finalLRFraction = try c.decodeIfPresent(Float.self, forKey: .finalLRFraction) ?? d.finalLRFraction

@@ -10,10 +10,13 @@ public struct Batch {
     public var image: Tensor?
     /// [B, T, n_mels].
     public var audio: Tensor?
-    /// Decoder inputs [B, L]: `<bos>` w1 … wn, padded with `<pad>`.
+    /// Decoder inputs [B·R, L]: `<bos>` w1 … wn, padded with `<pad>`; rows k·R ..< (k+1)·R are
+    /// captions of example k.
     public var inputs: IndexArray
-    /// Targets [B·L]: w1 … wn `<eos>`, padded with `<pad>` (ignored by the loss).
+    /// Targets [B·R·L]: w1 … wn `<eos>`, padded with `<pad>` (ignored by the loss).
     public var targets: IndexArray
+    /// R, the captions per example (see ``CaptionModel/decode(prefix:tokenEmbeddings:mode:rng:observe:)``).
+    public var captionsPerImage = 1
 }
 
 /// Which augmentations training applies, per modality (evaluation never augments).
@@ -134,31 +137,47 @@ public final class TrainingSet {
     public var count: Int { items.count }
 
     /// A batch of the given items. With `augment` (training), each image goes through the chosen
-    /// image augmentations, one reference caption is drawn at random and goes through the text
-    /// augmentations; without, the first reference is used. Example k draws from its own
+    /// image augmentations, reference captions are drawn at random and go through the text
+    /// augmentations; without, the references are taken in order. Example k draws from its own
     /// generator seeded by (`seed`, `firstPosition + k`), so a batch split across workers sees the
     /// same draws as the whole batch.
-    public func batch(_ indices: [Int], vocabulary: Vocabulary, augment: Augmentations?, seed: UInt64 = 0, firstPosition: Int = 0) -> Batch {
+    ///
+    /// `captionsPerImage` R: each image comes with R captions, rows k·R ..< (k+1)·R of `inputs`
+    /// (``Batch/captionsPerImage``). With augmentation they are the references in a random order,
+    /// repeated when an image has fewer than R (R = 1: one reference drawn at random).
+    public func batch(_ indices: [Int], vocabulary: Vocabulary, augment: Augmentations?, seed: UInt64 = 0, firstPosition: Int = 0,
+                      captionsPerImage: Int = 1) -> Batch {
+        precondition(captionsPerImage >= 1, "captionsPerImage must be at least 1, got \(captionsPerImage)")
         let maxWords = config.text.maxLen - 1
         var images: [Float] = [], audios: [Float] = []
         var captions: [[Int32]] = []
         for (k, i) in indices.enumerated() {
             var rng = SplitMix64(seed: seed ^ (UInt64(firstPosition + k) &* 0x9E37_79B9_7F4A_7C15))
             let item = items[i]
-            var words = augment != nil ? item.captions.randomElement(using: &rng)! : item.captions[0]
+            var chosen: [[String]]
+            if augment == nil {
+                chosen = (0..<captionsPerImage).map { item.captions[$0 % item.captions.count] }
+            } else if captionsPerImage == 1 {
+                chosen = [item.captions.randomElement(using: &rng)!]
+            } else {
+                let order = item.captions.shuffled(using: &rng)
+                chosen = (0..<captionsPerImage).map { order[$0 % order.count] }
+            }
             if let ic = config.image, let pixels = item.pixels {
-                var sample = ImageAugmentation.Sample(image: Tensor(pixels.map(Float.init), shape: [ic.size, ic.size, ic.channels]), words: words)
+                var sample = ImageAugmentation.Sample(image: Tensor(pixels.map(Float.init), shape: [ic.size, ic.size, ic.channels]), captions: chosen)
                 for name in augment?.image ?? [] { sample = ImageAugmentation(rawValue: name)!.apply(sample, using: &rng) }
-                words = sample.words
+                chosen = sample.captions
                 images += ImageOps.normalize(sample.image).scalars
             }
             if let audio = item.audio, let ac = config.audio, let preprocessor = audioPreprocessor {
                 audios += augmentedAudio(item, audio, ac, preprocessor, augment?.audio ?? [], &rng).scalars
             }
-            for name in augment?.text ?? [] { words = TextAugmentation(rawValue: name)!.apply(words, using: &rng) }
-            captions.append(Array(words.prefix(maxWords).map(vocabulary.id)))
+            for var words in chosen {
+                for name in augment?.text ?? [] { words = TextAugmentation(rawValue: name)!.apply(words, using: &rng) }
+                captions.append(Array(words.prefix(maxWords).map(vocabulary.id)))
+            }
         }
-        let b = indices.count
+        let b = captions.count
         let l = (captions.map(\.count).max() ?? 0) + 1
         var inputs = [Int32](repeating: Vocabulary.pad, count: b * l), targets = inputs
         for (r, ids) in captions.enumerated() {
@@ -166,9 +185,10 @@ public final class TrainingSet {
             for (t, id) in ids.enumerated() { inputs[r * l + t + 1] = id; targets[r * l + t] = id }
             targets[r * l + ids.count] = Vocabulary.eos
         }
-        let image = config.image.map { Tensor(images, shape: [b, $0.size, $0.size, $0.channels]) }
-        let audio = config.audio.map { Tensor(audios, shape: [b, $0.frameCount, $0.nMels]) }
-        return Batch(image: image, audio: audio, inputs: IndexArray(inputs, shape: [b, l]), targets: IndexArray(targets, shape: [b * l]))
+        let image = config.image.map { Tensor(images, shape: [indices.count, $0.size, $0.size, $0.channels]) }
+        let audio = config.audio.map { Tensor(audios, shape: [indices.count, $0.frameCount, $0.nMels]) }
+        return Batch(image: image, audio: audio, inputs: IndexArray(inputs, shape: [b, l]), targets: IndexArray(targets, shape: [b * l]),
+                     captionsPerImage: captionsPerImage)
     }
 }
 
