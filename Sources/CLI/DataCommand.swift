@@ -9,15 +9,16 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Write a built-in dataset: images (and audio), captions.json and grounding.json.",
-        discussion: "Example: glassbox data --dataset shapes --out data/shapes --count 5000 --seed 0")
+        discussion: "Example: glassbox data --dataset shapes --out data/shapes --count 20000 --seed 0")
 
     @Option(help: "Which dataset: \(BuiltInDataset.allCases.map(\.rawValue).joined(separator: ", ")).") var dataset: BuiltInDataset
     @Option(help: "Output folder (replaced if it holds an earlier dataset).") var out: String
-    @Option(help: "Number of images.") var count = 5000
+    @Option(help: "Number of images (default: \(BuiltInDataset.allCases.map { "\($0.rawValue) \($0.defaultCount)" }.joined(separator: ", "))).") var count: Int?
     @Option(help: "Random seed; the same seed writes byte-identical files.") var seed: UInt64 = 0
     @Option(help: "Image side in pixels.") var imageSize = 64
 
     func run() throws {
+        let count = self.count ?? dataset.defaultCount
         let generator = DatasetGenerator(dataset: dataset, count: count, seed: seed, imageSize: imageSize)
         let progress = Progress("data \(dataset.rawValue)", total: count)
         let speech = dataset == .scenes ? try SpeechBank.shipped() : nil

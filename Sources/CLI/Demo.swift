@@ -18,7 +18,7 @@ struct Demo: ParsableCommand {
     @Flag(help: "Skip the image+audio (scenes) part.") var noScenes = false
 
     struct Plan {
-        var shapesCount = 5000, scenesCount = 3000
+        var shapesCount = BuiltInDataset.shapes.defaultCount, scenesCount = 3000
         var shapesSteps: Int? = nil, scenesSteps = 600
         var captions = 8, evaluateCount = 8, sanityWords = 2, samples = 500, scenesEvaluateCount = 4
     }

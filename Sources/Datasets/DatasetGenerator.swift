@@ -9,6 +9,17 @@ public enum BuiltInDataset: String, CaseIterable, Sendable {
     case shapes
     /// An image plus a spoken word that picks one object; the caption describes that object.
     case scenes
+
+    /// Images `glassbox data` writes unless told otherwise. Shapes: 20000 (16000 to train).
+    /// With 4000 training images caption-small overfits within its 3-minute run (validation
+    /// loss turns up after ~1400 steps, test BLEU-4 0.79 against 0.86–0.90 with 16000); 20000
+    /// take ~16 s to write and ~220 MB. Scenes: 5000, as each example also has a WAV clip.
+    public var defaultCount: Int {
+        switch self {
+        case .shapes: 20000
+        case .scenes: 5000
+        }
+    }
 }
 
 /// One generated example: the files to write (relative path → bytes) and its entries.

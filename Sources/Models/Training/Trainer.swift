@@ -32,7 +32,8 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// atomic checkpoints with the full training state, exact resume, clean stop on request, and a
 /// NaN/Inf guard.
 ///
-/// Files in the run folder: `model.safetensors` (best validation loss so far), `last.safetensors`
+/// Files in the run folder: `model.safetensors` (best validation BLEU-4 so far, ties to the lower
+/// validation loss), `last.safetensors`
 /// + `train_state.safetensors` (latest, for `--resume`), `log.jsonl`, `metrics.json`, `loss.png`.
 /// Determinism: the batch of step s and its augmentation and dropout draw from generators seeded
 /// by (seed, s), so a resumed run sees exactly what the uninterrupted run would have seen.
@@ -293,7 +294,7 @@ public final class Trainer {
     public func writeSummary() throws {
         var summary: [String: Any] = [
             "steps": step, "seconds": elapsed, "steps_per_second": Double(step) / max(elapsed, 1e-9),
-            "parameters": model.parameterCount, "batch_size": options.batchSize,
+            "parameters": model.parameterCount, "batch_size": options.batchSize, "captions_per_image": options.captionsPerImage,
             "final_train_loss": Double(log.last?.loss ?? .nan),
         ]
         if let bestStep {

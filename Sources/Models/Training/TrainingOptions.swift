@@ -6,10 +6,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// native build), inside the 3-minute budget with the `--time-limit` default as a safety net.
     public var steps = 2000
     /// Images (inputs) per step.
-    public var batchSize = 32
+    public var batchSize = 24
     /// Captions per image in a step (R): each image is encoded once and decoded with R of its
     /// references, so a step trains on `batchSize`·R captions.
-    public var captionsPerImage = 1
+    public var captionsPerImage = 3
     /// Peak learning rate (AdamW), reached after `warmupSteps`, then cosine decay to `peak · finalLRFraction`.
     public var learningRate: Float = 1e-3
     public var warmupSteps = 50
