@@ -5,15 +5,23 @@ Trains Scripts/glassbox_torch.py's GlassboxModel with the Swift trainer's recipe
 608f09a and later) and prints a learning curve, so a slow Swift run can be told apart from a hard task:
 
   * data: each training example is one image; every step draws the batch as consecutive slices
-    of per-epoch random permutations of the train images, and each example takes one of its
-    reference captions at random (TrainingSet.batch with augmentation "none" still draws a
-    random reference); captions are cut to max_len - 1 words, inputs [<bos>, w...], targets
-    [w..., <eos>], padded with <pad> = 0; no augmentation. Python's RNG, not SplitMix64: the
-    same recipe, not the same draws.
-  * loss: cross-entropy, mean over non-<pad> targets of the batch.
+    of per-epoch random permutations of the train images, and each image comes with R =
+    --captions-per-image captions (TrainingSet.batch(captionsPerImage:), main commit 63423ae):
+    with R = 1 (the default) one of its references at random (TrainingSet.batch with augmentation
+    "none" still draws a random reference); with R > 1 its references in a random order (a
+    shuffled copy), cycled when it has fewer than R. Caption rows k*R ..< (k+1)*R belong to image
+    k. Captions are cut to max_len - 1 words, inputs [<bos>, w...], targets [w..., <eos>], padded
+    with <pad> = 0; no augmentation. Python's RNG, not SplitMix64: the same recipe, not the same
+    draws.
+  * forward: the image encoder runs once per image (memory [B, M, d]); the decoder runs on the
+    B*R captions, caption row n cross-attending to memory row n // R (here the memory repeated
+    with repeat_interleave, which gives the same logits and gradients as the Swift CrossBlock's
+    grouped queries).
+  * loss: cross-entropy, mean over non-<pad> targets of all B*R captions of the batch.
   * AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01 on every parameter),
     global grad-norm clip 1.0, warm-up (s+1)/W·peak for W = 50 steps, then cosine to 5 % of the
-    peak at the last step; 2000 steps, batch 32.
+    peak at the last step; 2000 steps, batch 32 images, 1 caption per image (the Swift trainer's
+    defaults are now batch 24 with 3 captions per image: --batch 24 --captions-per-image 3).
   * init (--init glassbox): Linear weights N(0, 0.02²), biases 0, LayerNorm 1/0, text.embed,
     text.pos, modality N(0, 0.02²); image.pos the 2-D sine-cosine table of
     CaptionModel.sinCosPositions at RMS 0.5. --init torch: nn.Linear's default (kaiming-uniform).
@@ -34,7 +42,7 @@ Trains Scripts/glassbox_torch.py's GlassboxModel with the Swift trainer's recipe
     shape word of the greedy caption is that shape.
 
     nice -n 10 /work/venv/bin/python Scripts/train_reference.py --data DATA_DIR [--steps 2000]
-        [--seed 0] [--threads 1] [--json OUT.json]
+        [--batch 32] [--captions-per-image 1] [--seed 0] [--threads 1] [--json OUT.json]
 
 The recipe before 608f09a (random N(0, 0.2²) image.pos, random image.patch; test BLEU-4 about
 0.60-0.65 after 2000 steps): --no-whiten --image-pos normal. Each flag alone gives one of the two
@@ -247,8 +255,22 @@ def learning_rate(step, peak, floor, warmup, total):
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
 
 
-def token_loss(model, image, inputs, targets):
-    logits = model(image=image, tokens=inputs)
+def decode(model, memory, tokens):
+    """Logits [N, L, vocab] for decoder inputs tokens [N, L], row n cross-attending to memory[n]
+    (GlassboxModel.forward's cross-fusion branch after the encoder)."""
+    L = tokens.shape[1]
+    h = model.embed_tokens(tokens) + model.text.pos[:L] + model.modality[MODALITY_TEXT]
+    causal = torch.ones(L, L, dtype=torch.bool).tril()
+    for i, blk in enumerate(model.shared.blocks()):
+        h = blk(h, memory, causal, f"shared.{i}", None)
+    return model.head(model.shared.norm(h))
+
+
+def token_loss(model, image, inputs, targets, captions_per_image=1):
+    """image [B, S, S, C], inputs and targets [B*R, L] for R = captions_per_image: the encoder runs
+    once per image, caption row n reads image n // R (CaptionModel.decode with a [B/R, M, d] prefix)."""
+    memory = model.encode_image(image).repeat_interleave(captions_per_image, dim=0)
+    logits = decode(model, memory, inputs)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD)
 
 
@@ -354,7 +376,9 @@ def main(argv=None):
     ap.add_argument("--whiten-eps-fraction", type=float, default=0.01,
                     help="whitening regulariser as a fraction of the mean variance per feature")
     ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=32, help="images per step")
+    ap.add_argument("--captions-per-image", type=int, default=1,
+                    help="R: captions of each image in a step (the image is encoded once; a step trains on batch*R captions)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--final-lr-fraction", type=float, default=0.05)
@@ -367,6 +391,8 @@ def main(argv=None):
     ap.add_argument("--time-limit", type=float, default=None, help="seconds; stop training early (then final eval)")
     ap.add_argument("--json", help="write the curve and final numbers here")
     args = ap.parse_args(argv)
+    if args.captions_per_image < 1:
+        ap.error(f"--captions-per-image must be at least 1, got {args.captions_per_image}")
     if args.image_pos_scale is None:
         args.image_pos_scale = 0.5 if args.image_pos == "sincos" else (0.2 if args.init == "glassbox" else 0.02)
 
@@ -398,7 +424,8 @@ def main(argv=None):
                             weight_decay=args.weight_decay)
     print(f"model: {n_params} parameters; init {args.init}, image.pos {args.image_pos} "
           f"RMS {model.image.pos.pow(2).mean().sqrt().item():.3f}, image.patch "
-          f"{'random' if args.no_whiten else 'whitened'}", flush=True)
+          f"{'random' if args.no_whiten else 'whitened'}; batch {args.batch} images x {args.captions_per_image} "
+          f"caption(s)", flush=True)
 
     n = len(train["ids"])
     order, epoch = [], -1
@@ -418,9 +445,17 @@ def main(argv=None):
                 epoch = pos // n
                 order = list(range(n)); rng.shuffle(order)
             idx.append(order[pos % n])
-        words = [rng.choice(train["captions"][i]) for i in idx]
+        R = args.captions_per_image
+        words = []
+        for i in idx:
+            refs = train["captions"][i]
+            if R == 1:
+                words.append(rng.choice(refs))
+            else:
+                order_refs = list(refs); rng.shuffle(order_refs)
+                words += [order_refs[j % len(order_refs)] for j in range(R)]
         inputs, targets = encode_batch(words, stoi, max_len)
-        loss = token_loss(model, train["image"][idx], inputs, targets)
+        loss = token_loss(model, train["image"][idx], inputs, targets, R)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip))
