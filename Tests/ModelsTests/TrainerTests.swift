@@ -77,6 +77,17 @@ import TestSupport
         #expect(mirroredImages > 0)  // the flip happened and mirrored every caption of the image
     }
 
+    /// Saved options round-trip; a training state from before `captions_per_image` existed reads
+    /// as the 1 caption per image it trained with, not as today's default of 3.
+    @Test func savedOptionsKeepTheirCaptionsPerImage() throws {
+        var options = TrainingOptions()
+        options.captionsPerImage = 2
+        let data = try JSONEncoder().encode(options)
+        #expect(try JSONDecoder().decode(TrainingOptions.self, from: data) == options)
+        let old = try JSONDecoder().decode(TrainingOptions.self, from: Data(#"{"steps": 100, "batch_size": 32}"#.utf8))
+        #expect(old.captionsPerImage == 1 && old.batchSize == 32 && TrainingOptions().captionsPerImage == 3)
+    }
+
     /// Training 6 steps straight and 3 + resume to 6 give identical weights.
     @Test func resumeIsExact() throws {
         let (straight, _) = try Self.setup("straight")

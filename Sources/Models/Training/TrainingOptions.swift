@@ -60,7 +60,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         let d = TrainingOptions()
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        captionsPerImage = try c.decodeIfPresent(Int.self, forKey: .captionsPerImage) ?? d.captionsPerImage
+        // A training state saved before this setting existed trained on 1 caption per image; read
+        // it as such, so `--resume` of such a run does not silently switch to the new default.
+        captionsPerImage = try c.decodeIfPresent(Int.self, forKey: .captionsPerImage) ?? 1
         learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
         warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
         finalLRFraction = try c.decodeIfPresent(Float.self, forKey: .finalLRFraction) ?? d.finalLRFraction
