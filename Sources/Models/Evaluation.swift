@@ -21,16 +21,23 @@ extension CaptionModel {
     /// `workers` batches at a time on their own cores.
     public func captions(for set: TrainingSet, strategy: DecodingStrategy = .greedy, workers: Int = defaultWorkers,
                          progress: (Int, Int) -> Void = { _, _ in }) -> [[String]] {
-        var out: [[String]] = []
-        let starts = Array(stride(from: 0, to: set.count, by: 64))
-        for group in stride(from: 0, to: starts.count, by: max(1, workers)) {
-            let batches = starts[group..<min(group + max(1, workers), starts.count)].map { Array($0..<min($0 + 64, set.count)) }
-            let results = inParallel(batches.count) { w -> [[String]] in
-                let batch = set.batch(batches[w], vocabulary: vocabulary, augment: nil)
-                return generate(image: batch.image, audio: batch.audio, strategy: strategy).map { vocabulary.decode($0.tokenIds) }
-            }
-            out += results.flatMap { $0 }
-            progress(batches.last!.last! + 1, set.count)
+        set.mapBatches(vocabulary: vocabulary, workers: workers, progress: progress) { batch in
+            generate(image: batch.image, audio: batch.audio, strategy: strategy).map { vocabulary.decode($0.tokenIds) }
+        }.flatMap { $0 }
+    }
+}
+
+extension TrainingSet {
+    /// `body` of every unaugmented batch of up to `size` consecutive examples, in order; `workers`
+    /// batches run at a time, each on its own core. `progress(done, count)` follows each group.
+    public func mapBatches<T>(size: Int = 64, vocabulary: Vocabulary, workers: Int,
+                              progress: (Int, Int) -> Void = { _, _ in }, _ body: (Batch) -> T) -> [T] {
+        let starts = Array(stride(from: 0, to: count, by: size)), workers = max(1, workers)
+        var out: [T] = []
+        for group in stride(from: 0, to: starts.count, by: workers) {
+            let ranges = starts[group..<min(group + workers, starts.count)].map { $0..<min($0 + size, count) }
+            out += inParallel(ranges.count) { w in body(batch(Array(ranges[w]), vocabulary: vocabulary, augment: nil)) }
+            progress(ranges.last!.upperBound, count)
         }
         return out
     }

@@ -268,18 +268,11 @@ public final class Trainer {
         model.setRequiresGrad(false)
         defer { model.setRequiresGrad(true) }
         // Mean of the per-batch means; batches run `workers` at a time, each on its own core.
-        let starts = Array(stride(from: 0, to: validation.count, by: 64))
-        let workers = max(1, options.workers)
-        var total: Double = 0
-        for group in stride(from: 0, to: starts.count, by: workers) {
-            let firsts = Array(starts[group..<min(group + workers, starts.count)])
-            total += inParallel(firsts.count) { w -> Double in
-                var rng = SplitMix64(seed: 0)  // unused: no dropout at inference
-                let batch = validation.batch(Array(firsts[w]..<min(firsts[w] + 64, validation.count)), vocabulary: model.vocabulary, augment: nil)
-                return Double(loss(batch, mode: .inference, rng: &rng).item)
-            }.reduce(0, +)
+        let means = validation.mapBatches(vocabulary: model.vocabulary, workers: options.workers) { batch -> Double in
+            var rng = SplitMix64(seed: 0)  // unused: no dropout at inference
+            return Double(loss(batch, mode: .inference, rng: &rng).item)
         }
-        return Float(total / Double(starts.count))
+        return Float(means.reduce(0, +) / Double(means.count))
     }
 
     /// Caption metrics of greedy captions on the validation examples.
