@@ -22,7 +22,8 @@ Trains Scripts/glassbox_torch.py's GlassboxModel with the Swift trainer's recipe
     global grad-norm clip 1.0, warm-up (s+1)/W·peak for W = 50 steps, then cosine to 5 % of the
     peak at the last step; 2000 steps, batch 32 images, 1 caption per image (the Swift trainer's
     defaults are now batch 24 with 3 captions per image: --batch 24 --captions-per-image 3).
-  * init (--init glassbox): Linear weights N(0, 0.02²), biases 0, LayerNorm 1/0, text.embed,
+  * init (--init glassbox): Linear weights N(0, 0.02²) except the cross-attention's q and k
+    (shared.*.cross.q/k) N(0, 1/d) (Blocks.swift CrossBlock), biases 0, LayerNorm 1/0, text.embed,
     text.pos, modality N(0, 0.02²); image.pos the 2-D sine-cosine table of
     CaptionModel.sinCosPositions at RMS 0.5. --init torch: nn.Linear's default (kaiming-uniform).
   * then, before training, image.patch becomes the PCA whitening of the training patches
@@ -228,7 +229,8 @@ def initialise(model, scheme, image_pos, image_pos_scale):
         for name, mod in model.named_modules():
             if isinstance(mod, nn.Linear):
                 if scheme == "glassbox":
-                    mod.weight.normal_(0, 0.02); mod.bias.zero_()
+                    cross_qk = name.endswith((".cross.q", ".cross.k"))
+                    mod.weight.normal_(0, mod.in_features ** -0.5 if cross_qk else 0.02); mod.bias.zero_()
                 else:
                     mod.reset_parameters()
             elif isinstance(mod, nn.LayerNorm):

@@ -67,6 +67,27 @@ let tinyVocabulary = try! Vocabulary(tokens: Vocabulary.specials + ["a", "red", 
         #expect(model.parameters.count == actual.count)  // no duplicate names
     }
 
+    /// Fresh weights: the cross-attention's q and k at std 1/√d (CrossBlock's doc says why), every
+    /// other Linear weight at 0.02, biases 0.
+    @Test(arguments: ["caption-small", "scenes-small-concat"])
+    func initialWeightScales(name: String) throws {
+        let config = try ModelConfig.load(name)
+        let model = CaptionModel(config: config, vocabulary: tinyVocabulary, seed: 2)
+        func std(_ t: Tensor) -> Double {
+            let v = t.scalars.map(Double.init), mean = v.reduce(0, +) / Double(v.count)
+            return (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
+        }
+        var checked = 0
+        for p in model.parameters where p.name.hasSuffix(".weight") && !p.name.contains("norm") && p.tensor.rank == 2 {
+            let crossQK = p.name.hasSuffix(".cross.q.weight") || p.name.hasSuffix(".cross.k.weight")
+            let expected = crossQK ? 1 / Double(config.dModel).squareRoot() : 0.02
+            #expect(abs(std(p.tensor) / expected - 1) < 0.1, "\(p.name): std \(std(p.tensor)), expected \(expected)")
+            checked += crossQK ? 1 : 0
+        }
+        #expect(checked == (config.fusion == .cross ? 2 * config.sharedLayers : 0))
+        for p in model.parameters where p.name.hasSuffix(".bias") && !p.name.contains("norm") { #expect(p.tensor.scalars.allSatisfy { $0 == 0 }, "\(p.name)") }
+    }
+
     static func inputs(_ c: ModelConfig, batch: Int = 2, seed: UInt64 = 5) -> (Tensor?, Tensor?, IndexArray) {
         var rng = SplitMix64(seed: seed)
         let image = c.image.map { Tensor.uniform([batch, $0.size, $0.size, $0.channels], in: -1...1, using: &rng) }

@@ -10,9 +10,10 @@ public final class Attention: Module {
     public let q: Linear, k: Linear, v: Linear, o: Linear
     public let heads: Int
 
-    public init(d: Int, heads: Int, _ p: ParameterScope) {
+    /// `queryKeyStd`: the initial std of the q and k weights (v and o start at Linear's 0.02).
+    public init(d: Int, heads: Int, _ p: ParameterScope, queryKeyStd: Float = 0.02) {
         precondition(d % heads == 0, "d_model \(d) is not divisible by \(heads) heads")
-        q = Linear(d, d, p.child("q")); k = Linear(d, d, p.child("k")); v = Linear(d, d, p.child("v")); o = Linear(d, d, p.child("o"))
+        q = Linear(d, d, p.child("q"), std: queryKeyStd); k = Linear(d, d, p.child("k"), std: queryKeyStd); v = Linear(d, d, p.child("v")); o = Linear(d, d, p.child("o"))
         self.heads = heads
     }
 

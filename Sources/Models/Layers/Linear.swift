@@ -1,13 +1,13 @@
 import Engine
 
 /// y = x Wᵀ + b (`torch.nn.Linear`; MODEL.md: weight [out, in]). Initialised GPT-2 style:
-/// W ~ N(0, 0.02²), b = 0.
+/// W ~ N(0, std²) with std 0.02 unless a layer asks otherwise, b = 0.
 public final class Linear: Module {
     public let weight: Tensor
     public let bias: Tensor
 
-    public init(_ inputs: Int, _ outputs: Int, _ p: ParameterScope) {
-        weight = p("weight", [outputs, inputs], .normal(std: 0.02))
+    public init(_ inputs: Int, _ outputs: Int, _ p: ParameterScope, std: Float = 0.02) {
+        weight = p("weight", [outputs, inputs], .normal(std: std))
         bias = p("bias", [outputs], .zeros)
     }
 
