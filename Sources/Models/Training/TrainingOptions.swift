@@ -2,9 +2,9 @@
 /// continues the same run.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Optimizer steps in all. 2000 steps of caption-small at 24 images × 3 captions take 137–143 s
-    /// on a quiet 2-core machine (14–14.6 steps/s with 2 workers, validation every 200 steps
-    /// included; `make`'s native build), 146 s for the whole `glassbox train` command: inside the
-    /// 3-minute budget, with the `--time-limit` default as a safety net on a busy machine.
+    /// on a quiet 2-core machine (14–15 steps/s with 2 workers, validation every 200 steps
+    /// included; `make`'s native build), 140–146 s for the whole `glassbox train` command: inside
+    /// the 3-minute budget, with the `--time-limit` default as a safety net on a busy machine.
     public var steps = 2000
     /// Images (inputs) per step.
     public var batchSize = 24
