@@ -50,6 +50,33 @@ int gb_png_read_header(const uint8_t *bytes, size_t length, gb_png_image *out) {
     return 0;
 }
 
+/// Replaces `*pixels` (one palette index per pixel) by RGB, or RGBA when the file has tRNS
+/// (entries past the tRNS list are opaque), as png_set_palette_to_rgb + png_set_tRNS_to_alpha
+/// would. Returns 1, with a message, for an index past the palette.
+static int expand_palette(png_structp png, png_infop info, uint8_t **pixels, size_t count, int *channels, char *message) {
+    png_colorp entries = NULL; int size = 0;
+    png_get_PLTE(png, info, &entries, &size);
+    png_bytep alpha = NULL; int alphas = 0;
+    int has_alpha = png_get_tRNS(png, info, &alpha, &alphas, NULL) != 0 && alpha != NULL;
+    const uint8_t *index = *pixels;
+    for (size_t i = 0; i < count; i++) {
+        if (index[i] >= size) { snprintf(message, 160, "palette index %d is past the %d-entry palette", index[i], size); return 1; }
+    }
+    int c = has_alpha ? 4 : 3;
+    uint8_t *expanded = (uint8_t *)malloc(count * (size_t)c + 1);
+    if (!expanded) { snprintf(message, 160, "out of memory for a %zu-pixel image", count); return 1; }
+    for (size_t i = 0; i < count; i++) {
+        png_color e = entries[index[i]];
+        uint8_t *p = expanded + i * (size_t)c;
+        p[0] = e.red; p[1] = e.green; p[2] = e.blue;
+        if (has_alpha) p[3] = index[i] < alphas ? alpha[index[i]] : 255;
+    }
+    free(*pixels);
+    *pixels = expanded;
+    *channels = c;
+    return 0;
+}
+
 int gb_png_decode(const uint8_t *bytes, size_t length, uint64_t max_pixels, gb_png_image *out) {
     reader_t r; png_structp png; png_infop info;
     if (start(bytes, length, out, &r, &png, &info)) return 1;
@@ -73,9 +100,12 @@ int gb_png_decode(const uint8_t *bytes, size_t length, uint64_t max_pixels, gb_p
         return 1;
     }
     int color = out->source_color_type;
-    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    // Palette images are read as one index byte per pixel and expanded below, not by libpng:
+    // libpng only warns about an index past the palette and paints it black; we refuse it.
+    int palette = color == PNG_COLOR_TYPE_PALETTE;
+    if (palette) png_set_packing(png);
     if (color == PNG_COLOR_TYPE_GRAY && out->source_bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+    if (!palette && png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
     if (out->source_bit_depth == 16) png_set_scale_16(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
@@ -88,6 +118,7 @@ int gb_png_decode(const uint8_t *bytes, size_t length, uint64_t max_pixels, gb_p
     for (uint32_t y = 0; y < h; y++) rows[y] = pixels + (size_t)y * rowbytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);
+    if (palette && expand_palette(png, info, (uint8_t **)&pixels, (size_t)w * h, &channels, out->message)) png_longjmp(png, 1);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     out->channels = channels;

@@ -26,10 +26,24 @@ public final class Tensor {
 
     /// Name of the op that made this tensor ("leaf" for user-made tensors), for debugging.
     public let op: String
-    /// Tensors this one was computed from (only kept when recording gradients).
-    let inputs: [Tensor]
+    /// Tensors this one was computed from (only kept when recording gradients). `var` only so
+    /// that deinit can move it out (see below); nothing else changes it.
+    private(set) var inputs: [Tensor]
     /// Sends dL/d(self) (contiguous, same shape as self) on to the inputs' gradients.
-    let backwardFunction: ((Tensor) -> Void)?
+    private(set) var backwardFunction: ((Tensor) -> Void)?
+
+    /// Releasing a recorded graph is iterative: Swift frees an object's references at the end of
+    /// its deinit, so freeing the output of a chain of N ops would nest N deinits (inputs array →
+    /// input tensor → its inputs …) and overflow a thread's stack for deep enough graphs. Instead a
+    /// graph node hands its inputs and backward closure (which captures them) to the thread's
+    /// ``GraphReleaseQueue``; the outermost release drains it, one node at a time.
+    /// The references are moved out first, so that when deinit ends nothing is left to free.
+    deinit {
+        guard backwardFunction != nil else { return }   // leaves and unrecorded results hold no graph
+        var node: GraphReleaseQueue.Node? = (inputs, backwardFunction)
+        inputs = []; backwardFunction = nil
+        GraphReleaseQueue.current.release(&node)
+    }
 
     // MARK: Creation
 

@@ -35,7 +35,8 @@ public enum AudioFile {
     /// cannot parse; zero channels; a sample rate outside ``sampleRates``; more audio than
     /// `limits` allows (judged from the header, before allocating); a WAV whose `data` chunk
     /// promises more bytes than the file holds; a decoder error part way (e.g. FLAC "lost sync");
-    /// fewer frames than the header promises; and a file with no samples at all.
+    /// fewer frames than the header promises; a file with no samples at all; and a NaN or ±Inf
+    /// sample (float formats can hold them), named by its frame, channel and time.
     public static func decode(_ bytes: [UInt8], name: String = "audio", limits: Limits = Limits()) throws -> Audio {
         guard !bytes.isEmpty else { throw MediaError(source: name, problem: "empty file, not audio") }
         let memory = SndfileMemory(bytes: bytes)
@@ -95,6 +96,13 @@ public enum AudioFile {
         guard frames > 0 else { throw MediaError(source: name, problem: "holds no audio samples") }
         if let knownFrames, frames < knownFrames {
             throw MediaError(source: name, problem: "truncated: decoded \(frames) of the \(knownFrames) frames the header promises")
+        }
+        // Float WAV/AIFF/… can store NaN and ±Inf; nothing downstream (resampling, log-mel, a
+        // model) has a meaning for them, so they stop here.
+        if let i = samples.firstIndex(where: { !$0.isFinite }) {
+            let frame = i / channels
+            throw MediaError(source: name, problem: "sample \(frame)\(channels > 1 ? " of channel \(i % channels)" : "") "
+                             + "(at \(String(format: "%.3f", Double(frame) / Double(rate))) s) is \(samples[i]): audio samples must be finite")
         }
         return Audio(sampleRate: rate, channelCount: channels, samples: samples)
     }

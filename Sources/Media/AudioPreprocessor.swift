@@ -41,7 +41,21 @@ public struct AudioPreprocessor: Sendable {
     public func callAsFunction(_ audio: Audio) -> Tensor { logMel(clip(audio)) }
 
     /// Reads, decodes and preprocesses an audio file; errors are one line naming the file.
+    /// Non-finite samples are refused by ``AudioFile``; see ``checkedLogMel(_:name:)`` for the rest.
     public func features(contentsOf url: URL, limits: AudioFile.Limits = AudioFile.Limits()) throws -> Tensor {
-        self(try AudioFile.read(contentsOf: url, limits: limits))
+        try checkedLogMel(clip(AudioFile.read(contentsOf: url, limits: limits)), name: url.path)
+    }
+
+    /// Step 2 on a clip from ``clip(_:)``, refusing a result that is not finite. Finite samples can
+    /// still overflow: float files may hold values up to 3·10³⁸, and a frame's power |X|² passes
+    /// Float's range once samples reach about 10¹⁷. The model never sees such an input.
+    public func checkedLogMel(_ clip: [Float], name: String) throws -> Tensor {
+        let features = logMel(clip)
+        let finite = features.withUnsafeBufferPointer { $0.allSatisfy(\.isFinite) }
+        guard finite else {
+            let peak = clip.lazy.map(abs).max() ?? 0
+            throw MediaError(source: name, problem: "samples as large as \(peak) overflow the log-mel spectrogram (float32): the audio is not usable as a model input")
+        }
+        return features
     }
 }

@@ -38,7 +38,9 @@ extension CaptionModel {
         }
     }
 
-    /// Log-probabilities over the vocabulary for the next token after each decoder input row.
+    /// Log-probabilities over the vocabulary for the next token after each decoder input row, with
+    /// `<pad>` and `<bos>` set to −∞: they are never training targets, so no strategy may pick
+    /// them (an untrained model can rank them first). The other entries are the model's own.
     func nextTokenLogprobs(memory: Tensor, tokens: [[Int32]]) -> [[Float]] {
         let l = tokens[0].count
         var rng = SplitMix64(seed: 0)
@@ -46,7 +48,11 @@ extension CaptionModel {
         let logits = decode(prefix: memory, tokenEmbeddings: embedTokens(ids), mode: .inference, rng: &rng)  // [B, L, V]
         let last = logits.sliced(axis: 1, (l - 1)..<l).reshaped([tokens.count, vocabulary.count]).logSoftmax(axis: -1).scalars
         let v = vocabulary.count
-        return (0..<tokens.count).map { Array(last[($0 * v)..<(($0 + 1) * v)]) }
+        return (0..<tokens.count).map { row in
+            var logp = Array(last[(row * v)..<((row + 1) * v)])
+            logp[Int(Vocabulary.pad)] = -.infinity; logp[Int(Vocabulary.bos)] = -.infinity
+            return logp
+        }
     }
 
     /// Greedy or sampled decoding of the whole batch in lock step.

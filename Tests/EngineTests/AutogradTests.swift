@@ -1,3 +1,4 @@
+import Foundation
 @testable import Engine
 import Testing
 import TestSupport
@@ -52,6 +53,32 @@ import TestSupport
         for _ in 0..<20_000 { h = h + 0.001 }
         h.sum().backward()
         #expect(x.grad?.scalars == [1])
+    }
+
+    /// Freeing a graph is iterative too (issue 15: freeing a deep graph used to recurse once per
+    /// node and overflowed a worker thread's stack under AddressSanitizer). A million-node chain,
+    /// built, differentiated and dropped on a thread with a 512 KiB stack; a recursive release
+    /// needs ~100 bytes of stack per node and would crash the test process.
+    @Test func millionNodeGraphIsFreedOnASmallStack() {
+        final class Outcome: @unchecked Sendable { var gradient: [Float]? ; var nodes = 0 }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let x = Tensor([1], shape: [1])
+            x.requiresGrad = true
+            var h = x
+            for _ in 0..<1_000_000 { h = h * 1 }
+            outcome.nodes = 1_000_000
+            h.sum().backward()
+            outcome.gradient = x.grad?.scalars
+            h = x   // drops the whole chain here, on this thread
+            done.signal()
+        }
+        thread.stackSize = 512 << 10
+        thread.start()
+        done.wait()
+        #expect(outcome.nodes == 1_000_000)
+        #expect(outcome.gradient == [1])
     }
 
     @Test func detachedCutsTheTape() {

@@ -153,6 +153,36 @@ import TestSupport
         Self.expectOneLineError("clip.wav") { try AudioFile.decode(wav, name: "clip.wav") }
     }
 
+    /// Float files can hold NaN and ±Inf: refused by the decoder, naming the first such sample
+    /// (issue 15: they reached the model and `explain` died by a trap).
+    @Test(arguments: [(Float.nan, "nan"), (.infinity, "inf"), (-.infinity, "-inf")])
+    func nonFiniteSamplesAreRefused(value: Float, printed: String) throws {
+        var samples = Self.testSignal(frames: 1000, channels: 2)
+        samples[2 * 800 + 1] = value   // frame 800, channel 1: 0.050 s at 16 kHz
+        let wav = try AudioFile.encodeWAV(Audio(sampleRate: 16000, channelCount: 2, samples: samples), encoding: .float32)
+        #expect(throws: MediaError(source: "clip.wav", problem: "sample 800 of channel 1 (at 0.050 s) is \(printed): audio samples must be finite")) {
+            try AudioFile.decode(wav, name: "clip.wav")
+        }
+    }
+
+    /// Finite float samples near Float's limit overflow the log-mel power; the model input path
+    /// refuses the result instead of passing +Inf features on.
+    @Test func featuresThatOverflowAreRefused() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("loud.wav")
+        var samples = Self.testSignal(frames: 1600, channels: 1)
+        samples[100] = 1e30
+        try AudioFile.writeWAV(Audio(sampleRate: 16000, mono: samples), to: url, encoding: .float32)
+        let preprocessor = AudioPreprocessor(nMels: 8, clipSeconds: 0.1)
+        #expect(throws: MediaError(source: url.path, problem: "samples as large as 1e+30 overflow the log-mel spectrogram (float32): the audio is not usable as a model input")) {
+            try preprocessor.features(contentsOf: url)
+        }
+        samples[100] = 3.5   // loud but representable: accepted, and finite
+        try AudioFile.writeWAV(Audio(sampleRate: 16000, mono: samples), to: url, encoding: .float32)
+        #expect(try preprocessor.features(contentsOf: url).scalars.allSatisfy(\.isFinite))
+    }
+
     @Test(arguments: ["pcm_16_mono_16k.wav", "pcm_24_stereo_16k.wav", "float_stereo_16k.wav", "pcm_u8_mono_16k.wav",
                       "flac_16_mono_16k.flac", "flac_24_stereo_16k.flac"])
     func everyTruncationThrows(name: String) throws {

@@ -66,6 +66,48 @@ import Testing
     }
 }
 
+/// Palette images whose pixels index past the palette (libpng only warns and paints them black).
+@Suite struct PalettePNGTests {
+    /// A PNG chunk: length, type, data, CRC.
+    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+        let body = Array(type.utf8) + data
+        return bigEndian(UInt32(data.count)) + body + bigEndian(crc32(body))
+    }
+    static func bigEndian(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (24 - 8 * UInt32($0))) & 0xFF) } }
+
+    /// zlib stream of one stored (uncompressed) deflate block, with its Adler-32: no zlib needed.
+    static func zlibStored(_ data: [UInt8]) -> [UInt8] {
+        var a: UInt32 = 1, b: UInt32 = 0
+        for byte in data { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        let n = UInt16(data.count)
+        return [0x78, 0x01, 0x01, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + data + bigEndian(b << 16 | a)
+    }
+
+    /// An 8-bit palette PNG, `width` × rows of `indices`.
+    static func palettePNG(palette: [[UInt8]], rows: [[UInt8]]) -> [UInt8] {
+        let header = bigEndian(UInt32(rows[0].count)) + bigEndian(UInt32(rows.count)) + [8, 3, 0, 0, 0]
+        let scanlines: [UInt8] = rows.flatMap { [UInt8(0)] + $0 }   // filter type 0 (None) per row
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("PLTE", palette.flatMap { $0 })
+            + chunk("IDAT", zlibStored(scanlines)) + chunk("IEND", [])
+    }
+
+    @Test func indicesWithinThePaletteDecode() {
+        let png = Self.palettePNG(palette: [[255, 0, 0], [0, 255, 0]], rows: [[0, 1, 1], [1, 0, 0]])
+        let r = PNGShimTests.decode(png)
+        #expect(r.status == 0, "\(PNGShimTests.message(r.image))")
+        #expect(r.pixels == [255, 0, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 0, 0, 255, 0, 0])
+    }
+
+    @Test(arguments: [(UInt8(2), 2), (255, 2), (5, 1)])
+    func anIndexPastThePaletteIsAnError(index: UInt8, entries: Int) {
+        let palette = Array([[255, 0, 0], [0, 255, 0]].prefix(entries)) as [[UInt8]]
+        let png = Self.palettePNG(palette: palette, rows: [[0, 0, 0], [0, index, 0]])
+        let r = PNGShimTests.decode(png)
+        #expect(r.status != 0)
+        #expect(PNGShimTests.message(r.image) == "palette index \(index) is past the \(entries)-entry palette")
+    }
+}
+
 /// CRC-32 (ISO 3309, as PNG chunks use).
 func crc32(_ bytes: [UInt8]) -> UInt32 {
     var c: UInt32 = 0xFFFF_FFFF

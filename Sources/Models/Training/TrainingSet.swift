@@ -123,7 +123,7 @@ public final class TrainingSet {
                 if keepWaveforms {
                     let clip = preprocessor.clip(try AudioFile.read(contentsOf: url))
                     waveform = clip
-                    audio = preprocessor.logMel(clip)
+                    audio = try preprocessor.checkedLogMel(clip, name: url.path)
                 } else {
                     guard let audioFeatures else { throw DatasetError("audio features are not available") }
                     audio = try audioFeatures(url)
