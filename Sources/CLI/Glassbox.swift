@@ -17,6 +17,10 @@ import Foundation
         // runs single-threaded. A multithreaded OpenBLAS call also leaves its pool thread spinning in
         // sched_yield for ~0.1 s, stealing a core from those workers (9 % of a KernelSHAP run).
         BLAS.setThreadCount(1)
+        // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, which kills the process
+        // by default; ignored, the write fails with EFBIG and becomes one `error:` line, with the
+        // file that was there left intact (every output is written atomically).
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

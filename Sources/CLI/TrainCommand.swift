@@ -25,6 +25,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (initialisation, batches, augmentation, dropout).") var seed: UInt64 = 0
     @Option(help: "Augmentations: 'none', modalities (image,text,audio) or names (flip,crop,rotate,jitter,noise,…).") var augment = "none"
     @Option(help: "Validation every N steps.") var evalEvery: Int?
+    @Option(help: "Checkpoint (last.safetensors + train_state.safetensors) every N steps (default 200).") var checkpointEvery: Int?
+    @Option(help: "A log.jsonl line (mean loss since the last one) every N steps (default 10).") var logEvery: Int?
     @Option(help: "Warm-up steps before the cosine decay.") var warmup: Int?
     @Option(help: "AdamW second-moment decay β₂.") var beta2: Float?
     @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
@@ -42,7 +44,9 @@ struct TrainCommand: ParsableCommand {
             options.captionsPerImage = captionsPerImage
         }
         if let lr { guard lr > 0, lr.isFinite else { throw UserError("--lr must be a positive number, got \(lr)") }; options.learningRate = lr }
-        if let evalEvery { guard evalEvery > 0 else { throw UserError("--eval-every must be positive") }; options.evalEvery = evalEvery }
+        if let evalEvery { guard evalEvery > 0 else { throw UserError("--eval-every must be positive, got \(evalEvery)") }; options.evalEvery = evalEvery }
+        if let logEvery { guard logEvery > 0 else { throw UserError("--log-every must be positive, got \(logEvery)") }; options.logEvery = logEvery }
+        if let checkpointEvery { guard checkpointEvery > 0 else { throw UserError("--checkpoint-every must be positive, got \(checkpointEvery)") }; options.checkpointEvery = checkpointEvery }
         if let workers { guard workers >= 1 && workers <= 64 else { throw UserError("--workers must be in 1…64, got \(workers)") }; options.workers = workers }
         if let warmup { guard warmup >= 0 else { throw UserError("--warmup must be ≥ 0, got \(warmup)") }; options.warmupSteps = warmup }
         if let beta2 { guard beta2 > 0 && beta2 < 1 else { throw UserError("--beta2 must be in (0, 1), got \(beta2)") }; options.beta2 = beta2 }
@@ -53,14 +57,17 @@ struct TrainCommand: ParsableCommand {
         options.whitenInputs = !noWhiten
 
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
-        let lastURL = runURL.appendingPathComponent("last.safetensors")
         let model: CaptionModel
-        if resume {
-            guard FileManager.default.fileExists(atPath: lastURL.path) else { throw UserError("\(out): no run to resume (no last.safetensors)") }
-            model = try CaptionModel.load(contentsOf: lastURL)
+        let saved = resume ? try Trainer.savedModel(in: runURL) : nil
+        if let saved {
+            model = saved
         } else {
-            if FileManager.default.fileExists(atPath: runURL.appendingPathComponent("model.safetensors").path) || FileManager.default.fileExists(atPath: lastURL.path) {
+            let runFiles = ["model.safetensors", "last.safetensors", "train_state.safetensors"]
+            if !resume, runFiles.contains(where: { FileManager.default.fileExists(atPath: runURL.appendingPathComponent($0).path) }) {
                 throw UserError("\(out) already holds a training run; use --resume to continue it, or another --out")
+            }
+            if resume {
+                FileHandle.standardError.write(Data("train: \(out) has no checkpoint yet; starting from step 0\n".utf8))
             }
             let modelConfig = try ModelConfig.load(config)
             let captions = dataset.split("train").flatMap(\.captions)
@@ -72,7 +79,7 @@ struct TrainCommand: ParsableCommand {
         let train = try TrainingSet(dataset: dataset, split: "train", config: model.config, audioFeatures: features, keepWaveforms: waveformAugmentation)
         let val = try TrainingSet(dataset: dataset, split: "val", config: model.config, limit: options.validationLimit, audioFeatures: features)
         let trainer = try Trainer(model: model, train: train, validation: val.count > 0 ? val : nil, options: options, run: runURL)
-        if resume { try trainer.resume() } else if options.whitenInputs {
+        if saved != nil { try trainer.resume() } else if options.whitenInputs {
             for line in model.whitenInputProjections(using: train) { FileHandle.standardError.write(Data("train: \(line)\n".utf8)) }
         }
 

@@ -36,6 +36,7 @@ public func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
         unlink(temporary.path)
         throw failure
     }
+    Failpoint.hit("atomic-write.before-rename")
     guard rename(temporary.path, url.path) == 0 else {
         let failure = systemError(name, "cannot move the temporary file into place")
         unlink(temporary.path)

@@ -50,6 +50,8 @@ public final class Trainer {
     private var bestValidationBLEU4: Double = -1
     private var bestStep: Int?
     private var elapsed: Double = 0
+    /// Losses of the steps since the last log line (a log line shows their mean).
+    private var recentLosses: [Float] = []
 
     public init(model: CaptionModel, train: TrainingSet, validation: TrainingSet?, options: TrainingOptions, run: URL) throws {
         guard train.count > 0 else { throw TrainingError("the training split is empty") }
@@ -66,52 +68,94 @@ public final class Trainer {
     var stateURL: URL { run.appendingPathComponent("train_state.safetensors") }
     var bestURL: URL { run.appendingPathComponent("model.safetensors") }
 
-    /// Writes weights (with their step) and the training state, each atomically; the step in
-    /// both lets `resume` detect a pair torn by a crash between the two renames.
+    /// Names of the weights inside the training state (the optimizer's buffers are `step`,
+    /// `exp_avg.*` and `exp_avg_sq.*`).
+    static let weightPrefix = "model."
+
+    /// Saves a checkpoint so that a kill at any instant leaves a resumable run:
+    /// 1. `log.jsonl` (it may run ahead of the state: resume drops lines past the state's step);
+    /// 2. `last.safetensors`, the latest weights as a plain MODEL.md checkpoint, for users;
+    /// 3. `train_state.safetensors`, the commit point: weights (`model.*`), optimizer buffers,
+    ///    config and vocabulary, step, the losses since the last log line, best-so-far scores.
+    /// Each is written atomically and resume reads only the last, so there is no torn pair.
     func saveCheckpoint() throws {
+        try writeLog()
         var weights = model.checkpoint()
         weights.metadata["glassbox.step"] = String(step)
         try weights.write(to: lastURL)
-        var state = SafeTensorsFile(tensors: optimizer.stateTensors, metadata: [:])
+        Failpoint.hit("checkpoint.between-files")
+        var state = SafeTensorsFile(tensors: optimizer.stateTensors, metadata: weights.metadata)
+        for (name, tensor) in weights.tensors { state.tensors[Self.weightPrefix + name] = tensor }
         let encoder = JSONEncoder(); encoder.outputFormatting = [.sortedKeys]
-        state.metadata = [
-            "glassbox.step": String(step),
+        state.metadata.merge([
             "glassbox.options": String(decoding: try encoder.encode(options), as: UTF8.self),
             "glassbox.best_step": bestStep.map(String.init) ?? "",
             "glassbox.best_val_loss": bestValidationLoss.isFinite ? String(bestValidationLoss) : "",
             "glassbox.best_val_bleu4": String(bestValidationBLEU4),
             "glassbox.elapsed": String(elapsed),
-        ]
+            "glassbox.unlogged_losses": recentLosses.map { String($0) }.joined(separator: ","),
+        ]) { $1 }
         try state.write(to: stateURL)
-        try writeLog()
     }
 
-    /// Restores weights, optimizer, step and log from the run folder.
-    public func resume() throws {
-        let weights = try SafeTensorsFile.read(contentsOf: lastURL)
-        let state = try SafeTensorsFile.read(contentsOf: stateURL)
-        guard let s = state.metadata["glassbox.step"], let saved = Int(s), weights.metadata["glassbox.step"] == s else {
+    /// The model saved in a run's training state, or nil when the run has no checkpoint yet (a
+    /// run killed before its first one starts again from step 0, which resumes it exactly: the
+    /// start is a function of the seed and the data).
+    public static func savedModel(in run: URL) throws -> CaptionModel? {
+        let url = run.appendingPathComponent("train_state.safetensors")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try savedWeights(SafeTensorsFile.read(contentsOf: url), run: run).model
+    }
+
+    /// The weights of a training state: its `model.*` tensors, or for a state written before they
+    /// were kept there, `last.safetensors` if it is from the same step.
+    private static func savedWeights(_ state: SafeTensorsFile, run: URL) throws -> (model: CaptionModel, step: Int) {
+        guard let s = state.metadata["glassbox.step"], let step = Int(s) else {
+            throw TrainingError("\(run.path)/train_state.safetensors: no step in its metadata")
+        }
+        var weights = SafeTensorsFile(tensors: [:], metadata: state.metadata)
+        for (name, tensor) in state.tensors where name.hasPrefix(weightPrefix) { weights.tensors[String(name.dropFirst(weightPrefix.count))] = tensor }
+        if !weights.tensors.isEmpty { return (try CaptionModel.load(weights, source: "train_state.safetensors"), step) }
+        let last = try SafeTensorsFile.read(contentsOf: run.appendingPathComponent("last.safetensors"))
+        guard last.metadata["glassbox.step"] == s else {
             throw TrainingError("\(run.path): last.safetensors and train_state.safetensors are from different steps; cannot resume exactly")
         }
+        return (try CaptionModel.load(last, source: "last.safetensors"), step)
+    }
+
+    /// Restores weights, optimizer, step and log from the run folder's training state.
+    public func resume() throws {
+        let state = try SafeTensorsFile.read(contentsOf: stateURL)
+        let (loaded, saved) = try Self.savedWeights(state, run: run)
         let savedOptions = try JSONDecoder().decode(TrainingOptions.self, from: Data((state.metadata["glassbox.options"] ?? "").utf8))
         var comparable = savedOptions; comparable.steps = options.steps; comparable.timeLimit = options.timeLimit
         guard comparable == options else {
             throw TrainingError("--resume needs the same settings as the run in \(run.path) (only --steps and --time-limit may change)")
         }
-        let loaded = try CaptionModel.load(weights, source: "last.safetensors")
         guard loaded.config == model.config, loaded.vocabulary == model.vocabulary else {
             throw TrainingError("\(run.path): the checkpoint's config or vocabulary differs from this run's")
         }
         for (p, q) in zip(model.parameters, loaded.parameters) { p.tensor.assign(q.tensor) }
-        try optimizer.loadState(state.tensors)
+        try optimizer.loadState(state.tensors.filter { !$0.key.hasPrefix(Self.weightPrefix) })
         step = saved
         bestStep = Int(state.metadata["glassbox.best_step"] ?? "")
         bestValidationLoss = Float(state.metadata["glassbox.best_val_loss"] ?? "") ?? .infinity
         bestValidationBLEU4 = Double(state.metadata["glassbox.best_val_bleu4"] ?? "") ?? -1
         elapsed = Double(state.metadata["glassbox.elapsed"] ?? "") ?? 0
+        recentLosses = (state.metadata["glassbox.unlogged_losses"] ?? "").split(separator: ",").compactMap { Float(String($0)) }
         if let data = FileManager.default.contents(atPath: run.appendingPathComponent("log.jsonl").path) {
             log = String(decoding: data, as: UTF8.self).split(separator: "\n")
                 .compactMap { try? JSONDecoder().decode(LogEntry.self, from: Data($0.utf8)) }.filter { $0.step <= step }
+        }
+    }
+
+    /// Deletes `.NAME.<random>.tmp` files of this run's outputs (what `writeAtomically` leaves
+    /// when the process is killed mid-write).
+    func removeStaleTemporaries() {
+        let names = ["model.safetensors", "last.safetensors", "train_state.safetensors", "log.jsonl", "metrics.json", "loss.png"]
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
+        for file in files where file.hasSuffix(".tmp") && names.contains(where: { file.hasPrefix(".\($0).") }) {
+            try? FileManager.default.removeItem(at: run.appendingPathComponent(file))
         }
     }
 
@@ -160,10 +204,10 @@ public final class Trainer {
     /// step, after keeping the last good checkpoint.
     public func run(shouldStop: () -> Bool = { false }, progress: (TrainingProgress) -> Void = { _ in }) throws -> Bool {
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        removeStaleTemporaries()   // one process per run folder: any temporary file is a killed write's
         let schedule = options.schedule
         let start = Date()
         let startElapsed = elapsed, startStep = step
-        var recent: [Float] = []
         while step < options.steps {
             if shouldStop() { try saveCheckpoint(); return false }
             let value = computeGradients(step)
@@ -176,14 +220,14 @@ public final class Trainer {
             optimizer.step(params, learningRate: lr)
             step += 1
             elapsed = startElapsed + Date().timeIntervalSince(start)
-            recent.append(value)
+            recentLosses.append(value)
             progress(TrainingProgress(step: step, totalSteps: options.steps, loss: value,
                                       stepsPerSecond: Double(step - startStep) / max(Date().timeIntervalSince(start), 1e-9)))
             let outOfTime = options.timeLimit.map { Date().timeIntervalSince(start) >= $0 } ?? false  // this invocation's loop
             let evaluate = step % options.evalEvery == 0 || step == options.steps || outOfTime
             if step % options.logEvery == 0 || evaluate {
-                var entry = LogEntry(step: step, loss: recent.reduce(0, +) / Float(recent.count), learningRate: lr, gradientNorm: norm, seconds: elapsed)
-                recent = []
+                var entry = LogEntry(step: step, loss: recentLosses.reduce(0, +) / Float(recentLosses.count), learningRate: lr, gradientNorm: norm, seconds: elapsed)
+                recentLosses = []
                 if evaluate, let v = validationLoss() {
                     // Best checkpoint: highest validation BLEU-4, then lowest validation loss.
                     let bleu = validationScores()?.bleu4 ?? 0
