@@ -152,6 +152,19 @@ extension AttributionProblem {
         return (scores, gradients)
     }
 
+    /// Lowers ``batchSize`` so that `workers` batches in flight fit in `budget`. The cost of a
+    /// point is measured: a forward and backward pass at the explained point alone, its peak
+    /// tensor bytes (gradient methods need the most; perturbation methods only run forward, so the
+    /// estimate is on the safe side). Returns the bytes one point took.
+    @discardableResult
+    public mutating func fitBatchSize(to budget: MemoryBudget) -> Int {
+        let (_, bytes) = MemoryUsage.measure { _ = withWorkers(1).gradients(at: inputs.map { $0.reshaped([1] + $0.shape) }) }
+        batchSize = budget.rows(rowBytes: bytes, workers: workers, requested: batchSize)
+        return bytes
+    }
+
+    private func withWorkers(_ n: Int) -> AttributionProblem { var p = self; p.workers = n; return p }
+
     /// `range` cut into at most `workers` contiguous parts of near-equal size.
     func split(_ range: Range<Int>) -> [Range<Int>] {
         let w = min(workers, range.count)

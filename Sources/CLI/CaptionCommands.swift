@@ -55,8 +55,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the generated captions here, as COCO results JSON.",
                                discussion: "[{\"image_id\": 3, \"caption\": \"a red circle\"}, …]: what pycocoevalcap's loadRes reads."))
     var captions: String?
+    @OptionGroup var memory: MemoryLimitOption
 
     func run() throws {
+        let budget = try memory.budget()
         guard ["train", "val", "test"].contains(split) else { throw UserError("--split must be train, val or test, got '\(split)'") }
         guard beam >= 1 else { throw UserError("--beam must be at least 1, got \(beam)") }
         let net = try loadModel(model)
@@ -64,7 +66,8 @@ struct EvaluateCommand: ParsableCommand {
         let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config))
         guard set.count > 0 else { throw UserError("\(data): the \(split) split is empty") }
         let bar = Progress("evaluate", total: set.count)
-        let generated = net.captions(for: set, strategy: beam > 1 ? .beam(width: beam) : .greedy) { done, _ in bar.update(done) }
+        let size = net.inferenceBatchSize(for: set, budget: budget, workers: defaultWorkers)
+        let generated = net.captions(for: set, strategy: beam > 1 ? .beam(width: beam) : .greedy, batchSize: size) { done, _ in bar.update(done) }
         let scores = scoreCaptions(generated, set: set)
         if let captions {
             let results = zip(set.items, generated).map { item, words in ["image_id": item.imageId, "caption": Vocabulary.join(words)] as [String: Any] }

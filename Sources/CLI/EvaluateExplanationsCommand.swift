@@ -25,6 +25,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "Occlusion stride on the image, pixels (default: half the window).") var stride: Int?
     @Option(help: "Split to evaluate on.") var split = "test"
     @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
+    @OptionGroup var memory: MemoryLimitOption
 
     func run() throws {
         guard count >= 1 else { throw UserError("--count must be positive, got \(count)") }
@@ -48,6 +49,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
             if let value { guard value >= 1 && value <= 1024 else { throw UserError("\(flag) must be in 1…1024 pixels, got \(value)") } }
         }
         options.settings.imageWindow = window; options.settings.imageStride = stride
+        options.settings.memoryBudget = try memory.budget()
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)

@@ -38,7 +38,8 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "Occlusion stride on the image, pixels (default: half the window).") var stride: Int?
     @Option(help: "Occlusion window on the audio, frames (default: frame_stack).") var audioWindow: Int?
     @Option(help: "Occlusion stride on the audio, frames (default: half the window).") var audioStride: Int?
-    @Option(help: "Perturbed inputs evaluated per forward pass.") var batchSize = 64
+    @Option(help: "Perturbed inputs evaluated per forward pass (at most; see --memory-limit).") var batchSize = 64
+    @OptionGroup var memory: MemoryLimitOption
     @Option(help: "Modalities that get features for perturbation methods (comma-separated: image, audio, text; default all).") var modalities: String?
 
     func run() throws {
@@ -105,6 +106,7 @@ struct ExplainCommand: ParsableCommand {
         guard sigma >= 0 && sigma.isFinite else { throw UserError("--sigma must be ≥ 0, got \(sigma)") }
         guard batchSize >= 1 && batchSize <= 4096 else { throw UserError("--batch-size must be in 1…4096, got \(batchSize)") }
         s.steps = steps; s.samples = samples; s.seed = seed; s.integration = igMethod; s.sigma = sigma; s.batchSize = batchSize
+        s.memoryBudget = try memory.budget()
         if let modalities {
             let present = Set(Modality.allCases.filter { m in m == .text || (m == .image ? config.image != nil : config.audio != nil) })
             let chosen = try modalities.split(separator: ",").map { name -> Modality in

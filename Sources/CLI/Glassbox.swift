@@ -39,3 +39,19 @@ struct UserError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// `--memory-limit` (MemoryBudget): shared by the commands that run batched work.
+struct MemoryLimitOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Tensor memory for batched work, e.g. 2G or 512M; batches shrink to fit.",
+                               discussion: "Default: GLASSBOX_MEMORY_LIMIT if set, else half of the machine's memory."))
+    var memoryLimit: String?
+
+    /// The budget: the flag, else the documented default.
+    func budget() throws -> MemoryBudget {
+        guard let memoryLimit else { return .default }
+        guard let budget = MemoryBudget(parsing: memoryLimit) else {
+            throw UserError("--memory-limit must be a size such as 512M or 2G, got '\(memoryLimit)'")
+        }
+        return budget
+    }
+}

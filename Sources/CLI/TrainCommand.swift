@@ -32,6 +32,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
     @Option(help: "Stop (validate and save) once the training loop has run this many seconds; 0 = no limit.") var timeLimit: Double = 170
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+    @OptionGroup var memory: MemoryLimitOption
     @Flag(help: "Keep random input projections (default: image.patch / audio.frame start as PCA whitening of the training inputs).") var noWhiten = false
 
     func run() throws {
@@ -55,6 +56,7 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed
         options.augment = try Augmentations.parse(augment)
         options.whitenInputs = !noWhiten
+        let budget = try memory.budget()
 
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let model: CaptionModel
@@ -79,6 +81,7 @@ struct TrainCommand: ParsableCommand {
         let train = try TrainingSet(dataset: dataset, split: "train", config: model.config, audioFeatures: features, keepWaveforms: waveformAugmentation)
         let val = try TrainingSet(dataset: dataset, split: "val", config: model.config, limit: options.validationLimit, audioFeatures: features)
         let trainer = try Trainer(model: model, train: train, validation: val.count > 0 ? val : nil, options: options, run: runURL)
+        trainer.memoryBudget = budget
         if saved != nil { try trainer.resume() } else if options.whitenInputs {
             for line in model.whitenInputProjections(using: train) { FileHandle.standardError.write(Data("train: \(line)\n".utf8)) }
         }

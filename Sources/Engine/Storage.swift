@@ -16,6 +16,7 @@ public final class Storage: @unchecked Sendable {
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "Storage count must be non-negative, got \(count)")
         self.count = count
+        MemoryUsage.allocated(count * MemoryLayout<Float>.stride)
         if let reused = LargeBufferCache.shared.take(count: count) {
             pointer = reused
         } else {
@@ -37,6 +38,7 @@ public final class Storage: @unchecked Sendable {
     }
 
     deinit {
+        MemoryUsage.freed(count * MemoryLayout<Float>.stride)
         if !LargeBufferCache.shared.give(pointer, count: count) { UnsafeMutableRawPointer(pointer).deallocate() }
     }
 

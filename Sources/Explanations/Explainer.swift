@@ -33,8 +33,10 @@ public struct ExplainSettings: Sendable {
     /// Occlusion window and stride for the image in pixels (default: patch, half a patch) and audio in
     /// frames (default: frame_stack, half of it); text is occluded one token at a time.
     public var imageWindow: Int?, imageStride: Int?, audioWindow: Int?, audioStride: Int?
-    /// Points per batched forward pass.
+    /// Points per batched forward pass (the most; see `memoryBudget`).
     public var batchSize = 64
+    /// Batches shrink below `batchSize` when `workers` of them would not fit (nil: no limit).
+    public var memoryBudget: MemoryBudget? = nil
     /// Threads evaluating parts of each batch (the model is read-only in inference, so safe).
     public var workers = defaultWorkers
     public init() {}
@@ -88,7 +90,9 @@ public struct Explainer {
         if method.usesAttention {
             result = attentionExplanation(target, method)
         } else {
-            let problem = target.problem(features: settings.features, batchSize: settings.batchSize, workers: settings.workers, progress: progress)
+            var problem = target.problem(features: settings.features, batchSize: settings.batchSize, workers: settings.workers, progress: progress)
+            let batched = method == .integratedGradients || method == .smoothgrad || method.usesFeatures || method == .rise
+            if batched, let budget = settings.memoryBudget { problem.fitBatchSize(to: budget) }
             let attribution = attributionMethod(method, settings, target).attribute(problem)
             let textIndex = target.input(.text)!, d = model.config.dModel
             let textElements = attribution.values[textIndex].scalars
@@ -112,9 +116,7 @@ public struct Explainer {
                                      attention: nil, signed: attribution.signed, parameters: attribution.parameters,
                                      diagnostics: attribution.diagnostics, milliseconds: 0)
             result.parameters["baseline"] = .text("zeros")
-            if method == .integratedGradients || method == .smoothgrad || method.usesFeatures || method == .rise {
-                result.parameters["batch_size"] = .number(Double(settings.batchSize))
-            }
+            if batched { result.parameters["batch_size"] = .number(Double(problem.batchSize)) }
         }
         if !method.usesAttention {   // attention methods read it off their recorded pass; most others already computed f(x)
             result.logprob = result.diagnostics["f_x"] ?? Double(target.function(target.inputs.map { $0.reshaped([1] + $0.shape) }).item)

@@ -5,8 +5,10 @@ import Foundation
 /// Captions for every example of a set (batches of 64, no augmentation), scored against all of
 /// each example's references: BLEU-1…4 and CIDEr-D as pycocoevalcap, and exact match.
 public func evaluateCaptions(model: CaptionModel, set: TrainingSet, strategy: DecodingStrategy = .greedy,
-                             workers: Int = defaultWorkers, progress: (Int, Int) -> Void = { _, _ in }) -> CaptionScores {
-    scoreCaptions(model.captions(for: set, strategy: strategy, workers: workers, progress: progress), set: set)
+                             workers: Int = defaultWorkers, memoryBudget: MemoryBudget? = nil,
+                             progress: (Int, Int) -> Void = { _, _ in }) -> CaptionScores {
+    let size = model.inferenceBatchSize(for: set, budget: memoryBudget, workers: workers)
+    return scoreCaptions(model.captions(for: set, strategy: strategy, batchSize: size, workers: workers, progress: progress), set: set)
 }
 
 /// Scores one caption (words) per example of `set` against all of that example's references.
@@ -17,13 +19,26 @@ public func scoreCaptions(_ captions: [[String]], set: TrainingSet) -> CaptionSc
 }
 
 extension CaptionModel {
-    /// The caption (words) of every example of a set, in order: batches of 64, no augmentation,
-    /// `workers` batches at a time on their own cores.
-    public func captions(for set: TrainingSet, strategy: DecodingStrategy = .greedy, workers: Int = defaultWorkers,
+    /// The caption (words) of every example of a set, in order: batches of `batchSize`, no
+    /// augmentation, `workers` batches at a time on their own cores.
+    public func captions(for set: TrainingSet, strategy: DecodingStrategy = .greedy, batchSize: Int = 64, workers: Int = defaultWorkers,
                          progress: (Int, Int) -> Void = { _, _ in }) -> [[String]] {
-        set.mapBatches(vocabulary: vocabulary, workers: workers, progress: progress) { batch in
+        set.mapBatches(size: batchSize, vocabulary: vocabulary, workers: workers, progress: progress) { batch in
             generate(image: batch.image, audio: batch.audio, strategy: strategy).map { vocabulary.decode($0.tokenIds) }
         }.flatMap { $0 }
+    }
+}
+
+extension CaptionModel {
+    /// Examples per inference batch: `requested`, or fewer when `workers` such batches would not
+    /// fit in `budget`. One example's cost is measured by captioning the set's first example
+    /// greedily (decoding runs the decoder over the growing caption, so it needs more than a
+    /// teacher-forced loss) and taking its peak tensor bytes.
+    public func inferenceBatchSize(for set: TrainingSet, budget: MemoryBudget?, workers: Int, requested: Int = 64) -> Int {
+        guard let budget, set.count > 0 else { return requested }
+        let probe = set.batch([0], vocabulary: vocabulary, augment: nil)
+        let (_, bytes) = MemoryUsage.measure { _ = generate(image: probe.image, audio: probe.audio) }
+        return budget.rows(rowBytes: bytes, workers: workers, requested: requested)
     }
 }
 

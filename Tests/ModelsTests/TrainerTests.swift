@@ -47,6 +47,42 @@ import TestSupport
         }
     }
 
+    /// A batch too large for the memory budget runs as more parts than workers (gradient
+    /// accumulation): the same loss and gradients as in one piece, per image count per part.
+    @Test(arguments: [1, 3, 5]) func microBatchesGiveTheFullBatchGradient(imagesPerPart: Int) throws {
+        let (whole, _) = try Self.setup("parts-whole-\(imagesPerPart)", workers: 2, augment: "none", dropout: 0)
+        let (split, _) = try Self.setup("parts-split-\(imagesPerPart)", workers: 2, augment: "none", dropout: 0)
+        split.imagesPerPart = imagesPerPart
+        #expect(split.partCount(images: 8) == (8 + imagesPerPart - 1) / imagesPerPart)
+        let l1 = whole.computeGradients(0), l2 = split.computeGradients(0)
+        #expect(abs(l1 - l2) < 1e-5 * max(1, abs(l1)), "\(l1) vs \(l2)")
+        for (p, q) in zip(whole.model.parameters, split.model.parameters) {
+            let problems = mismatches(q.tensor.grad!, p.tensor.grad!, Tolerance(absolute: 1e-6, relative: 1e-4))
+            #expect(problems.isEmpty, "\(p.name): \(problems)")
+        }
+    }
+
+    /// The part size comes from the budget: no room gives one image per part, ample room none.
+    @Test func partCountFollowsTheBudget() throws {
+        let (trainer, _) = try Self.setup("parts-budget")
+        #expect(trainer.partCount(images: 8) == 1)   // no budget
+        trainer.memoryBudget = MemoryBudget(bytes: 1 << 50)
+        #expect(trainer.partCount(images: 8) == 1)
+        let (tight, _) = try Self.setup("parts-budget-tight")
+        tight.memoryBudget = MemoryBudget(bytes: 1)
+        #expect(tight.partCount(images: 8) == 8)
+    }
+
+    /// Validation loss is per target token: the same whatever the batch size.
+    @Test func validationLossDoesNotDependOnTheBatchSize() throws {
+        let (trainer, _) = try Self.setup("val-batches")
+        let whole = try #require(trainer.validationLoss())
+        let (small, _) = try Self.setup("val-batches-1")
+        small.memoryBudget = MemoryBudget(bytes: 1)   // one example per batch
+        let pieces = try #require(small.validationLoss())
+        #expect(abs(whole - pieces) < 1e-5 * max(1, abs(whole)), "\(whole) vs \(pieces)")
+    }
+
     /// `captionsPerImage` 3: B images, 3B caption rows; image k's rows are its 3 references in
     /// some order (augmented) or in order (not), and a flip mirrors all three or none.
     @Test func batchCarriesEveryCaptionOfEachImage() throws {

@@ -188,6 +188,26 @@ private func linearProblem(_ w: [Float], x: [Float], baseline: [Float], c: Float
         #expect(counter.calls == 10 && counter.rows == 1000)
     }
 
+    /// Under a memory budget the batches shrink (to one point when nothing fits) and the
+    /// attributions stay what they were; with room they keep the requested size.
+    @Test func batchesShrinkToTheMemoryBudgetWithoutChangingTheResult() {
+        let f: ScoreFunction = { i in (i[0] * i[0]).sum(axes: [1]).tanh() }
+        var rng = SplitMix64(seed: 8)
+        let x = Tensor.normal([64], using: &rng)
+        var roomy = AttributionProblem(function: f, inputs: [x], features: FeatureSpace(shapes: [[64]], spatialRanks: [1], cells: [[8]]),
+                                       batchSize: 50, workers: 2)
+        let perPoint = roomy.fitBatchSize(to: MemoryBudget(bytes: 1 << 50))
+        #expect(roomy.batchSize == 50 && perPoint >= 64 * 4)   // at least the input's own gradient
+        var tight = roomy
+        tight.fitBatchSize(to: MemoryBudget(bytes: 1))
+        #expect(tight.batchSize == 1)
+        let a = IntegratedGradients(steps: 20).attribute(roomy), b = IntegratedGradients(steps: 20).attribute(tight)
+        for (u, v) in zip(a.values[0].scalars, b.values[0].scalars) { #expect(abs(u - v) <= 1e-6 + 1e-5 * abs(u)) }
+        let c = KernelSHAP(samples: 200, seed: 2).attribute(roomy), d = KernelSHAP(samples: 200, seed: 2).attribute(tight)
+        #expect(c.featureValues!.count == d.featureValues!.count)
+        for (u, v) in zip(c.featureValues!, d.featureValues!) { #expect(abs(u - v) <= 1e-5 + 1e-4 * abs(u)) }
+    }
+
     @Test func featureGridsCoverEveryPositionOnceWithShorterEdgeCells() {
         let space = FeatureSpace(shapes: [[5, 4, 3], [7, 2]], spatialRanks: [2, 1], cells: [[2, 2], [3]])
         #expect(space.count == 3 * 2 + 3)

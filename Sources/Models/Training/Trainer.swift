@@ -254,10 +254,19 @@ public final class Trainer {
         return r
     }
 
+    /// Tensor memory a step may use (nil: no limit). When a step's batch would not fit, it runs as
+    /// more, smaller parts, `workers` at a time; the gradient is the same token-weighted sum. Not
+    /// part of the saved options: a resumed run may set another. With dropout on, the masks of a
+    /// part come from that part's own stream, so a different split gives a (slightly) different run.
+    public var memoryBudget: MemoryBudget? = nil
+    /// Images per part, once measured (see ``partCount(images:)``).
+    var imagesPerPart: Int?
+
     /// Forward and backward of the batch of `step`; leaves the gradient of the mean token loss in
-    /// the model's parameters and returns that loss. With several workers the batch is split into
-    /// contiguous parts, each run by a replica on its own core; their gradients are combined
-    /// weighted by each part's share of target tokens, so the result is the full batch's mean.
+    /// the model's parameters and returns that loss. The batch is split into contiguous parts
+    /// (one per worker, more when the memory budget asks), run `workers` at a time by replicas on
+    /// their own cores; their gradients are combined weighted by each part's share of target
+    /// tokens, so the result is the full batch's mean.
     func computeGradients(_ step: Int) -> Float {
         let indices = batchIndices(step)
         let workers = min(max(1, options.workers), indices.count)
@@ -265,7 +274,8 @@ public final class Trainer {
         let dataSeed = generator.next()  // examples' draws; the generator goes on to dropout
         let base = generator
         let dropout = Mode.training(dropout: model.config.dropout)
-        if workers == 1 {
+        let partCount = max(workers, partCount(images: indices.count))
+        if partCount == 1 {
             var rng = base
             let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, seed: dataSeed,
                                     captionsPerImage: options.captionsPerImage)
@@ -274,31 +284,65 @@ public final class Trainer {
             if l.item.isFinite { l.backward() }
             return l.item
         }
-        let bounds = (0...workers).map { $0 * indices.count / workers }
-        let parts = (0..<workers).map { w in indices[bounds[w]..<bounds[w + 1]] }
-        let replicas = Array(self.replicas.prefix(workers))
-        let results = inParallel(workers) { w -> (loss: Float, tokens: Int) in
-            var rng = base
-            for _ in 0...w { rng = rng.split() }  // worker w's own stream
-            let replica = replicas[w]
-            let batch = train.batch(Array(parts[w]), vocabulary: replica.vocabulary, augment: options.augment,
-                                    seed: dataSeed, firstPosition: bounds[w], captionsPerImage: options.captionsPerImage)
-            replica.zeroGrad()
-            let logits = replica.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: dropout, rng: &rng)
-            let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
-            if l.item.isFinite { l.backward() }
-            return (l.item, batch.targets.values.filter { $0 != Vocabulary.pad }.count)
-        }
-        let total = Float(results.reduce(0) { $0 + $1.tokens })
-        model.zeroGrad()
-        let mine = model.parameters
-        for (w, replica) in replicas.prefix(workers).enumerated() {
-            let share = Float(results[w].tokens) / total
-            for (p, q) in zip(mine, replica.parameters) {
-                if let g = q.tensor.grad { p.tensor.accumulateGradient(share == 1 ? g : g * share) }
+        let bounds = (0...partCount).map { $0 * indices.count / partCount }
+        // Batches first, `workers` at a time (inputs are small beside activations): the token
+        // shares need every part.
+        var batches: [Batch] = []
+        for first in stride(from: 0, to: partCount, by: workers) {
+            batches += inParallel(min(workers, partCount - first)) { w in
+                let p = first + w
+                return train.batch(Array(indices[bounds[p]..<bounds[p + 1]]), vocabulary: model.vocabulary, augment: options.augment,
+                                   seed: dataSeed, firstPosition: bounds[p], captionsPerImage: options.captionsPerImage)
             }
         }
-        return results.reduce(0) { $0 + $1.loss * Float($1.tokens) } / total
+        let tokens = batches.map { b in b.targets.values.filter { $0 != Vocabulary.pad }.count }
+        let total = Float(tokens.reduce(0, +))
+        let replicas = Array(self.replicas.prefix(workers))
+        let mine = model.parameters
+        model.zeroGrad()
+        var weightedLoss: Float = 0
+        for first in stride(from: 0, to: partCount, by: workers) {
+            let group = first..<min(first + workers, partCount)
+            let losses = inParallel(group.count) { w -> Float in
+                let p = group.lowerBound + w
+                var rng = base
+                for _ in 0...p { rng = rng.split() }  // part p's own stream
+                let replica = replicas[w]
+                replica.zeroGrad()
+                let logits = replica.logits(image: batches[p].image, audio: batches[p].audio, tokens: batches[p].inputs, mode: dropout, rng: &rng)
+                let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batches[p].targets, ignoreIndex: Vocabulary.pad)
+                if l.item.isFinite { l.backward() }
+                return l.item
+            }
+            for (w, p) in group.enumerated() {
+                let share = Float(tokens[p]) / total
+                for (param, q) in zip(mine, replicas[w].parameters) {
+                    if let g = q.tensor.grad { param.tensor.accumulateGradient(share == 1 ? g : g * share) }
+                }
+                weightedLoss += losses[w] * Float(tokens[p])
+            }
+        }
+        return weightedLoss / total
+    }
+
+    /// Parts a batch of `images` needs under ``memoryBudget``: measured once, by a forward and
+    /// backward pass of one image (its captions, dropout as in training) on the main model, whose
+    /// peak tensor bytes bound one image's share of a step.
+    func partCount(images: Int) -> Int {
+        if imagesPerPart == nil, let budget = memoryBudget {
+            let probe = train.batch([0], vocabulary: model.vocabulary, augment: nil, captionsPerImage: options.captionsPerImage)
+            _ = replicas   // the replicas' weights count as in use, before the budget is split
+            let (_, bytes) = MemoryUsage.measure {
+                var rng = SplitMix64(seed: 0)
+                model.zeroGrad()
+                let l = loss(probe, mode: .training(dropout: model.config.dropout), rng: &rng)
+                if l.item.isFinite { l.backward() }
+                model.zeroGrad()
+            }
+            imagesPerPart = budget.rows(rowBytes: bytes, workers: max(1, options.workers), requested: images)
+        }
+        guard let size = imagesPerPart else { return 1 }
+        return (images + size - 1) / size
     }
 
     private func lastGoodStep() -> String {
@@ -306,17 +350,20 @@ public final class Trainer {
         return state.metadata["glassbox.step"] ?? "?"
     }
 
-    /// Mean teacher-forced loss over the validation examples (no augmentation, no dropout).
+    /// Mean teacher-forced loss per target token over the validation examples (no augmentation,
+    /// no dropout); batches as large as the memory budget allows, which does not change the value
+    /// beyond rounding (each batch's mean is weighted by its tokens).
     public func validationLoss() -> Float? {
         guard let validation, validation.count > 0 else { return nil }
         model.setRequiresGrad(false)
         defer { model.setRequiresGrad(true) }
-        // Mean of the per-batch means; batches run `workers` at a time, each on its own core.
-        let means = validation.mapBatches(vocabulary: model.vocabulary, workers: options.workers) { batch -> Double in
+        let size = validationBatchSize(validation)
+        let sums = validation.mapBatches(size: size, vocabulary: model.vocabulary, workers: options.workers) { batch -> (loss: Double, tokens: Int) in
             var rng = SplitMix64(seed: 0)  // unused: no dropout at inference
-            return Double(loss(batch, mode: .inference, rng: &rng).item)
+            let tokens = batch.targets.values.filter { $0 != Vocabulary.pad }.count
+            return (Double(loss(batch, mode: .inference, rng: &rng).item) * Double(tokens), tokens)
         }
-        return Float(means.reduce(0, +) / Double(means.count))
+        return Float(sums.reduce(0) { $0 + $1.loss } / Double(max(1, sums.reduce(0) { $0 + $1.tokens })))
     }
 
     /// Caption metrics of greedy captions on the validation examples.
@@ -324,8 +371,18 @@ public final class Trainer {
         guard let validation, validation.count > 0 else { return nil }
         model.setRequiresGrad(false)
         defer { model.setRequiresGrad(true) }
-        return evaluateCaptions(model: model, set: validation, strategy: .greedy, workers: options.workers)
+        return scoreCaptions(model.captions(for: validation, strategy: .greedy, batchSize: validationBatchSize(validation), workers: options.workers),
+                             set: validation)
     }
+
+    /// Validation batch size under the memory budget, measured once.
+    private func validationBatchSize(_ set: TrainingSet) -> Int {
+        if let size = validationBatch { return size }
+        let size = model.inferenceBatchSize(for: set, budget: memoryBudget, workers: options.workers)
+        validationBatch = size
+        return size
+    }
+    private var validationBatch: Int?
 
     /// metrics.json and loss.png.
     public func writeSummary() throws {
