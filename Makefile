@@ -13,7 +13,7 @@ VENV := .venv
 NATIVE := -Xswiftc -target-cpu -Xswiftc native
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test deps testdeps pydeps build bench fixtures clean
+.PHONY: demo test deps testdeps pydeps build bench fixtures clean sanitize sanitize-address sanitize-thread
 
 demo: deps
 	swift build -c release --product glassbox $(NATIVE)
@@ -47,6 +47,28 @@ pydeps: $(PYTHON)
 $(PYTHON):
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q numpy safetensors
+
+# The test suite under AddressSanitizer, then ThreadSanitizer, each in its own build folder
+# (.build/asan, .build/tsan: about 5 minutes to build each). Swift's crash handler is off: it trips
+# the sanitizers. ThreadSanitizer's runtime aborts on this toolchain when the whole suite runs in
+# one process, so it runs one test target at a time, and each must run at least one test.
+SANITIZER_ENV := SWIFT_BACKTRACE=enable=no GLASSBOX_PYTHON=$(CURDIR)/$(PYTHON)
+TEST_TARGETS := EngineTests MediaTests DatasetsTests ModelsTests ProbesTests ExplanationsTests CLITests
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps testdeps pydeps
+	swift build --build-tests --sanitize=address --scratch-path .build/asan
+	$(SANITIZER_ENV) ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --sanitize=address --scratch-path .build/asan
+
+sanitize-thread: deps testdeps pydeps
+	swift build --build-tests --sanitize=thread --scratch-path .build/tsan
+	@for t in $(TEST_TARGETS); do \
+	  echo "== ThreadSanitizer: $$t"; \
+	  $(SANITIZER_ENV) TSAN_OPTIONS=halt_on_error=1 swift test --skip-build --sanitize=thread --scratch-path .build/tsan --filter "^$$t\." \
+	    > .build/tsan/$$t.log 2>&1; status=$$?; tail -3 .build/tsan/$$t.log; \
+	  if [ $$status -ne 0 ] || grep -q "WARNING: ThreadSanitizer" .build/tsan/$$t.log; then echo "$$t: failed (see .build/tsan/$$t.log)"; exit 1; fi; \
+	  grep -Eq "(with|Executed) [1-9][0-9]* tests?" .build/tsan/$$t.log || { echo "$$t: no test ran"; exit 1; }; \
+	done
 
 # Regenerates the committed reference fixtures (needs torch; not part of `make test`).
 fixtures: $(PYTHON)
