@@ -457,6 +457,17 @@ def load_glassbox(path, device="cpu"):
     if vocab[:4] != SPECIAL_TOKENS:
         fail(f"vocabulary must start with {SPECIAL_TOKENS}, got {vocab[:4]}")
 
+    # Pretraining heads (`glassbox pretrain`, names `pretrain.*`) are not part of the caption
+    # model: checked against their documented shapes and kept on `model.pretraining`.
+    pretraining = {name: t for name, t in tensors.items() if name.startswith("pretrain.")}
+    tensors = {name: t for name, t in tensors.items() if not name.startswith("pretrain.")}
+    head_shapes = pretraining_shapes(config)
+    for name, t in pretraining.items():
+        if name not in head_shapes:
+            fail(f"unknown pretraining tensor '{name}'")
+        if tuple(t.shape) != head_shapes[name]:
+            fail(f"tensor '{name}' has shape {list(t.shape)}, expected {list(head_shapes[name])}")
+
     shapes = expected_shapes(config, len(vocab))
     missing = sorted(set(shapes) - set(tensors))
     unexpected = sorted(set(tensors) - set(shapes))
@@ -474,7 +485,22 @@ def load_glassbox(path, device="cpu"):
     if set(own) != set(shapes):  # the module tree and MODEL.md's table must agree
         raise AssertionError(f"internal: module names differ from MODEL.md: {sorted(set(own) ^ set(shapes))}")
     model.load_state_dict(tensors, strict=True)
+    model.pretraining = pretraining
     return model.to(device).eval(), config, vocab
+
+
+def pretraining_shapes(config):
+    """Shapes of the `pretrain.*` tensors a pretraining checkpoint may hold (Docs: checkpoint layout)."""
+    d, out = config["d_model"], {}
+    image, audio = config.get("image"), config.get("audio")
+    if image:
+        f = image["patch"] ** 2 * image["channels"]
+        out.update({"pretrain.image.mask": (d,), "pretrain.image.head.weight": (f, d), "pretrain.image.head.bias": (f,)})
+    if audio:
+        f = audio["frame_stack"] * audio["n_mels"]
+        out.update({"pretrain.audio.mask": (d,), "pretrain.audio.head.weight": (f, d), "pretrain.audio.head.bias": (f,)})
+    out["pretrain.text.mask"] = (d,)
+    return out
 
 
 def save_glassbox(model, config, vocab, path):

@@ -61,8 +61,11 @@ public struct CaptionDataset: Sendable {
         return CaptionDataset(directory: directory, examples: examples, file: file)
     }
 
-    /// The examples of one split ("train", "val", "test") that have at least one caption.
-    public func split(_ name: String) -> [Example] { examples.filter { $0.split == name && !$0.captions.isEmpty } }
+    /// The examples of one split ("train", "val", "test") that have at least one caption, or with
+    /// `captionedOnly` false every example of it (pretraining on images and sounds alone).
+    public func split(_ name: String, captionedOnly: Bool = true) -> [Example] {
+        examples.filter { $0.split == name && (!captionedOnly || !$0.captions.isEmpty) }
+    }
 
     /// `grounding.json`, when the folder has one.
     public func grounding() throws -> GroundingFile? {

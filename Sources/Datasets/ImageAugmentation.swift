@@ -22,7 +22,7 @@ public enum ImageAugmentation: String, CaseIterable, Sendable {
         public var image: Tensor
         public var masks: [Tensor]
         /// Every caption of the image that goes with it (several when training shares one image
-        /// among its captions); the flip mirrors them all.
+        /// among its captions; none when pretraining on the image alone); the flip mirrors them all.
         public var captions: [[String]]
         /// The first caption.
         public var words: [String] {
@@ -31,7 +31,6 @@ public enum ImageAugmentation: String, CaseIterable, Sendable {
         }
         public init(image: Tensor, masks: [Tensor] = [], words: [String]) { self.init(image: image, masks: masks, captions: [words]) }
         public init(image: Tensor, masks: [Tensor] = [], captions: [[String]]) {
-            precondition(!captions.isEmpty, "a sample needs at least one caption")
             self.image = image; self.masks = masks; self.captions = captions
         }
     }

@@ -105,7 +105,15 @@ public final class CaptionModel: Module {
         guard config.image != nil, let patch = imagePatch, let position = imagePosition, let norm = imageNorm else {
             preconditionFailure("this model has no image input")
         }
-        var h = patch(imagePatches(pixels)) + position
+        return encodeImage(patchEmbeddings: patch(imagePatches(pixels)), mode: mode, rng: &rng, observe: observe)
+    }
+
+    /// MODEL.md "Image" step 4 from the projected patches `image.patch(x)` [B, N, d]: positions,
+    /// encoder blocks, `image.norm`, modality. Masked-patch pretraining enters here, with some
+    /// patches' embeddings replaced by its mask token.
+    public func encodeImage(patchEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
+        guard let position = imagePosition, let norm = imageNorm else { preconditionFailure("this model has no image input") }
+        var h = patchEmbeddings + position
         for (i, block) in imageBlocks.enumerated() { h = block(h, mask: nil, mode: mode, rng: &rng, name: "image.enc.\(i)", observe: observe) }
         return norm(h) + modality.sliced(axis: 0, 0..<1)
     }
@@ -127,10 +135,23 @@ public final class CaptionModel: Module {
         guard let audio = config.audio, let frame = audioFrame, let position = audioPosition, let norm = audioNorm else {
             preconditionFailure("this model has no audio input")
         }
+        return encodeAudio(tokenEmbeddings: frame(audioTokens(features)), mode: mode, rng: &rng, observe: observe)
+    }
+
+    /// MODEL.md "Audio" step 3: log-mel [B, T, n_mels] → token features [B, A, K·n_mels], ordered
+    /// (frame in group, mel).
+    public func audioTokens(_ features: Tensor) -> Tensor {
+        guard let audio = config.audio else { preconditionFailure("this model has no audio input") }
         let b = features.shape[0]
         precondition(features.shape == [b, audio.frameCount, audio.nMels], "audio input must be [B, \(audio.frameCount), \(audio.nMels)], got \(features.shape)")
-        let tokens = features.reshaped([b, audio.tokenCount, audio.frameStack * audio.nMels])  // (frame in group, mel)
-        var h = frame(tokens) + position
+        return features.reshaped([b, audio.tokenCount, audio.frameStack * audio.nMels])
+    }
+
+    /// The audio encoder from projected tokens `audio.frame(x)` [B, A, d] (see
+    /// ``encodeImage(patchEmbeddings:mode:rng:observe:)``).
+    public func encodeAudio(tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
+        guard let position = audioPosition, let norm = audioNorm else { preconditionFailure("this model has no audio input") }
+        var h = tokenEmbeddings + position
         for (i, block) in audioBlocks.enumerated() { h = block(h, mask: nil, mode: mode, rng: &rng, name: "audio.enc.\(i)", observe: observe) }
         return norm(h) + modality.sliced(axis: 0, 1..<2)
     }
@@ -159,8 +180,12 @@ public final class CaptionModel: Module {
     /// The prefix may also be [B/R, M, d]: then text rows k·R ..< (k+1)·R all read prefix k (R
     /// captions of one input, encoded once; training with `captionsPerImage` R). The logits are
     /// those of repeating each prefix R times.
+    ///
+    /// `textLengths` (one per text row, each ≥ 1) switches the text to bidirectional attention:
+    /// a text position sees every non-padding text position of its row, before and after it
+    /// (masked-word pretraining); nil is the causal attention of captioning.
     public func decode(prefix memory: Tensor, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
-                       observe: AttentionObserver? = nil) -> Tensor {
+                       textLengths: [Int]? = nil, observe: AttentionObserver? = nil) -> Tensor {
         let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
         precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
         let (inputs, m) = (memory.shape[0], memory.shape[1])
@@ -173,14 +198,14 @@ public final class CaptionModel: Module {
             let prefix = inputs == b ? memory
                 : memory.reshaped([inputs, 1, m, config.dModel]).expanded(to: [inputs, b / inputs, m, config.dModel]).reshaped([b, m, config.dModel])
             h = Tensor.concatenate([prefix, text], axis: 1)       // [B, M + L, d]
-            let mask = Self.prefixLMMask(prefix: m, text: l)
+            let mask = textLengths.map { Self.bidirectionalMask(prefix: m, lengths: $0, text: l) } ?? Self.prefixLMMask(prefix: m, text: l)
             for (i, block) in concatBlocks.enumerated() { h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe) }
             h = h.sliced(axis: 1, m..<(m + l))                    // text positions
         case .cross:
             h = text
-            let mask = Self.causalMask(l)
+            let mask = textLengths.map { Self.bidirectionalMask(prefix: 0, lengths: $0, text: l) } ?? Self.causalMask(l)
             for (i, block) in crossBlocks.enumerated() {
-                h = block(h, memory: memory, causalMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
+                h = block(h, memory: memory, textMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
             }
         }
         return head(sharedNorm(h))
@@ -216,6 +241,19 @@ public final class CaptionModel: Module {
             if i < m { return 1 }                 // prefix never sees text
             return j > i ? 1 : 0                  // text: causal
         }, shape: [n, n])
+    }
+
+    /// Bidirectional text mask [B, 1, M+L, M+L] for rows of `lengths[b]` real text positions
+    /// after a prefix of M: a prefix token sees the prefix only (as in ``prefixLMMask(prefix:text:)``);
+    /// a text token sees the prefix and every real text position of its row, none of its padding.
+    public static func bidirectionalMask(prefix m: Int, lengths: [Int], text l: Int) -> Tensor {
+        let n = m + l
+        var values = [Float](repeating: 0, count: lengths.count * n * n)
+        for (b, length) in lengths.enumerated() {
+            precondition(length >= 1 && length <= l, "text length \(length) outside 1…\(l)")
+            for i in 0..<n { for j in m..<n where i < m || j - m >= length { values[(b * n + i) * n + j] = 1 } }
+        }
+        return Tensor(values, shape: [lengths.count, 1, n, n])
     }
 
     // MARK: Parameters (MODEL.md "Tensor names")

@@ -6,6 +6,10 @@ import Media
 /// Reading and writing models as safetensors checkpoints (MODEL.md "File"): every parameter as an
 /// F32 tensor under its MODEL.md name, and `__metadata__` with `format` = "glassbox",
 /// `glassbox.config` (the config JSON) and `glassbox.vocab` (the vocabulary as a JSON array).
+/// Names of pretraining-objective tensors in a checkpoint (MODEL.md "Additions"): a caption model
+/// loads a checkpoint holding them and ignores them.
+public let pretrainingPrefix = "pretrain."
+
 extension CaptionModel {
     public func checkpoint() -> SafeTensorsFile {
         let vocab = String(decoding: try! JSONSerialization.data(withJSONObject: vocabulary.tokens, options: [.withoutEscapingSlashes]), as: UTF8.self)
@@ -40,7 +44,8 @@ extension CaptionModel {
         let source = ParameterSource.checkpoint(file.tensors)
         let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: source)
         let names = Set(model.parameters.map(\.name))
-        if let extra = file.tensors.keys.sorted().first(where: { !names.contains($0) }) {
+        // Pretraining heads (MODEL.md "Additions") belong to a pretraining objective, not to the caption model.
+        if let extra = file.tensors.keys.sorted().first(where: { !names.contains($0) && !$0.hasPrefix(pretrainingPrefix) }) {
             throw fail("unexpected tensor '\(extra)' for this config")
         }
         if let problem = source.problems.first { throw fail(problem) }
@@ -48,5 +53,18 @@ extension CaptionModel {
             throw fail("tensor '\(p.name)' holds NaN or infinite values")
         }
         return model
+    }
+
+    /// A fresh model of `config` and `vocabulary` (seeded like ``init(config:vocabulary:seed:)``)
+    /// that takes every tensor of `file` with its name and shape (`train --init`); `pretrain.*`
+    /// tensors are never asked for. Returns the names taken and the names drawn fresh. Throws,
+    /// naming the tensor, when one of the checkpoint's tensors has another shape than this
+    /// model's tensor of that name.
+    public static func initialized(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64, from file: SafeTensorsFile,
+                                   source: String) throws -> (model: CaptionModel, taken: [String], fresh: [String]) {
+        let parameters = ParameterSource.initializing(from: file.tensors, seed: seed)
+        let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: parameters)
+        if let problem = parameters.problems.first { throw MediaError(source: source, problem: problem) }
+        return (model, parameters.taken, parameters.fresh)
     }
 }

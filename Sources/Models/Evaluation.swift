@@ -45,13 +45,17 @@ extension CaptionModel {
 extension TrainingSet {
     /// `body` of every unaugmented batch of up to `size` consecutive examples, in order; `workers`
     /// batches run at a time, each on its own core. `progress(done, count)` follows each group.
-    public func mapBatches<T>(size: Int = 64, vocabulary: Vocabulary, workers: Int,
+    /// With `hiding` (pretraining validation) the batches carry hidden positions, drawn from seed 0
+    /// and the examples' positions in the set: the same at every validation.
+    public func mapBatches<T>(size: Int = 64, vocabulary: Vocabulary, workers: Int, hiding: Hiding? = nil,
                               progress: (Int, Int) -> Void = { _, _ in }, _ body: (Batch) -> T) -> [T] {
         let starts = Array(stride(from: 0, to: count, by: size)), workers = max(1, workers)
         var out: [T] = []
         for group in stride(from: 0, to: starts.count, by: workers) {
             let ranges = starts[group..<min(group + workers, starts.count)].map { $0..<min($0 + size, count) }
-            out += inParallel(ranges.count) { w in body(batch(Array(ranges[w]), vocabulary: vocabulary, augment: nil)) }
+            out += inParallel(ranges.count) { w in
+                body(batch(Array(ranges[w]), vocabulary: vocabulary, augment: nil, firstPosition: ranges[w].lowerBound, hiding: hiding))
+            }
             progress(ranges.last!.upperBound, count)
         }
         return out

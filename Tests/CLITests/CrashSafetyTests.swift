@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Testing
 import TestSupport
 
@@ -94,6 +95,29 @@ import TestSupport
         let resumed = try Self.run(Self.trainArguments(run, resume: true))
         #expect(resumed.status == 0 && !resumed.signaled, "\(resumed.stderr)")
         try Self.expectEqualToReference(run)
+    }
+
+    /// Pretraining runs through the same loop and checkpoints: killed between a checkpoint's files
+    /// and resumed, it ends byte-identical to an uninterrupted pretraining run.
+    @Test func pretrainingKilledResumesExactly() throws {
+        func arguments(_ run: URL, resume: Bool = false) -> [String] {
+            ["pretrain", "--data", Self.setup.data.path, "--out", run.path, "--config", Self.setup.config.path, "--steps", "8", "--batch", "4",
+             "--objective", "masked-patches,masked-words", "--checkpoint-every", "2", "--eval-every", "4", "--log-every", "3",
+             "--time-limit", "0"] + (resume ? ["--resume"] : [])
+        }
+        let reference = Self.root.appendingPathComponent("pretrain-reference"), run = Self.root.appendingPathComponent("pretrain-killed")
+        let straight = try Self.run(arguments(reference))
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let killed = try Self.run(arguments(run), environment: ["GLASSBOX_FAILPOINT": "checkpoint.between-files@3"])
+        #expect(killed.signaled)
+        let resumed = try Self.run(arguments(run, resume: true))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        for file in ["model.safetensors", "last.safetensors"] {
+            #expect(try Data(contentsOf: reference.appendingPathComponent(file)) == Data(contentsOf: run.appendingPathComponent(file)), "\(file)")
+        }
+        #expect(try Self.losses(run) == Self.losses(reference))
+        let heads = try SafeTensorsFile.read(contentsOf: run.appendingPathComponent("model.safetensors")).tensors.keys.filter { $0.hasPrefix("pretrain.") }
+        #expect(Set(heads) == ["pretrain.image.mask", "pretrain.image.head.weight", "pretrain.image.head.bias", "pretrain.text.mask"])
     }
 
     /// SIGKILL from outside at three moments of one run (after 1, 2 and 3 log lines, i.e. steps

@@ -62,6 +62,24 @@ import TestSupport
         }
     }
 
+    /// `--freeze`: frozen parameters get no gradient and do not move; the rest train.
+    @Test func frozenParametersStayFixed() throws {
+        let (trainer, _) = try Self.setup("freeze", steps: 2)
+        let base = trainer.options
+        var options = base
+        options.freeze = ["image.enc", "image.patch"]
+        let frozen = try Trainer(model: trainer.model, train: trainer.train, validation: nil, options: options, run: FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-run-\(ProcessInfo.processInfo.processIdentifier)-freeze2"))
+        let before = Dictionary(uniqueKeysWithValues: frozen.model.parameters.map { ($0.name, $0.tensor.scalars) })
+        _ = try frozen.run()
+        var moved = 0
+        for p in frozen.model.parameters {
+            let isFrozen = p.name.hasPrefix("image.enc.") || p.name.hasPrefix("image.patch.")
+            if isFrozen { #expect(p.tensor.scalars == before[p.name], "\(p.name) moved") } else if p.tensor.scalars != before[p.name] { moved += 1 }
+            if isFrozen { #expect(!p.tensor.requiresGrad && p.tensor.grad == nil, "\(p.name)") }
+        }
+        #expect(moved > 10)
+    }
+
     /// The part size comes from the budget: no room gives one image per part, ample room none.
     @Test func partCountFollowsTheBudget() throws {
         let (trainer, _) = try Self.setup("parts-budget")

@@ -27,7 +27,7 @@ public final class EncoderBlock: Module {
 }
 
 /// Cross-attention block (MODEL.md "Blocks"):
-///   h += SelfAttn(norm1(h)) (causal);  h += CrossAttn(norm2(h), memory);  h += MLP(norm3(h)).
+///   h += SelfAttn(norm1(h)) (causal when captioning);  h += CrossAttn(norm2(h), memory);  h += MLP(norm3(h)).
 /// The memory is used as given (no mask, not re-normalised). The memory may serve several
 /// consecutive text rows: with h [B·R, L, d] and memory [B, M, d], rows k·R ..< (k+1)·R attend to
 /// memory k (training on R captions of one image encodes the image once). Cross-attention has no
@@ -52,9 +52,11 @@ public final class CrossBlock: Module {
         norm3 = LayerNorm(d, eps: eps, p.child("norm3")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
-    public func callAsFunction(_ h: Tensor, memory: Tensor, causalMask: Tensor, mode: Mode, rng: inout SplitMix64,
+    /// `textMask`: the self-attention mask, [L, L] or [B, 1, L, L] (causal for captioning;
+    /// padding only for masked-word pretraining).
+    public func callAsFunction(_ h: Tensor, memory: Tensor, textMask: Tensor, mode: Mode, rng: inout SplitMix64,
                                name: String = "", observe: AttentionObserver? = nil) -> Tensor {
-        let s = selfAttention(norm1(h), mask: causalMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        let s = selfAttention(norm1(h), mask: textMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
         var h = h + residualDropout(s, mode, &rng)
         let (n, l, d) = (h.shape[0], h.shape[1], h.shape[2]), b = memory.shape[0]
         precondition(b > 0 && n % b == 0, "text batch \(n) is not a multiple of the memory batch \(b)")

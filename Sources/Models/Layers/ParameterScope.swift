@@ -12,10 +12,13 @@ public enum ParameterInit: Sendable {
 /// existing tensors (a replica that shares storage with the original but accumulates its own
 /// gradients, or tensors loaded from a checkpoint).
 public final class ParameterSource {
-    enum Kind { case random(SplitMix64), shared([String: Tensor]), checkpoint([String: Tensor]) }
+    enum Kind { case random(SplitMix64), shared([String: Tensor]), checkpoint([String: Tensor]), initializing([String: Tensor], SplitMix64) }
     var kind: Kind
-    /// What a `checkpoint` source could not supply, in request order (those layers got zeros).
+    /// What a `checkpoint` or `initializing` source could not supply, in request order (those
+    /// layers got zeros / their fresh values).
     public private(set) var problems: [String] = []
+    /// An `initializing` source's record: names taken from the tensors, and names drawn fresh.
+    public private(set) var taken: [String] = [], fresh: [String] = []
 
     public static func random(seed: UInt64) -> ParameterSource { ParameterSource(kind: .random(SplitMix64(seed: seed))) }
     /// Views onto `tensors` (same storage, new leaves): gradients do not mix with the originals'.
@@ -26,22 +29,32 @@ public final class ParameterSource {
     /// the loader can name it.
     public static func checkpoint(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .checkpoint(tensors)) }
 
+    /// A fresh model (as ``random(seed:)`` draws it) that takes every tensor `tensors` has under
+    /// the same name and shape (`train --init`): the rest get exactly the values a fresh model of
+    /// this seed would have. A tensor present with another shape is a ``problems`` entry. Names
+    /// go to ``taken`` or ``fresh``.
+    public static func initializing(from tensors: [String: Tensor], seed: UInt64) -> ParameterSource {
+        ParameterSource(kind: .initializing(tensors, SplitMix64(seed: seed)))
+    }
+
     init(kind: Kind) { self.kind = kind }
 
     func make(_ name: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
         switch kind {
         case .random(var rng):
-            let t: Tensor
-            switch initial {
-            case .normal(let std): t = Tensor.normal(shape, std: std, using: &rng)
-            case .zeros: t = Tensor.zeros(shape)
-            case .ones: t = Tensor.ones(shape)
-            case .values(let v):
-                precondition(v.count == shape.reduce(1, *), "initial values for '\(name)': \(v.count) for shape \(shape)")
-                t = Tensor(v, shape: shape)
-            }
+            let t = Self.draw(name, shape, initial, &rng)
             kind = .random(rng)
             return t
+        case .initializing(let tensors, var rng):
+            let t = Self.draw(name, shape, initial, &rng)   // drawn either way: the rest stay as a fresh model's
+            kind = .initializing(tensors, rng)
+            guard let saved = tensors[name] else { fresh.append(name); return t }
+            guard saved.shape == shape else {
+                problems.append("tensor '\(name)' has shape \(saved.shape), this model needs \(shape)")
+                return t
+            }
+            taken.append(name)
+            return saved.copy()
         case .shared(let tensors):
             guard let t = tensors[name] else { preconditionFailure("no tensor '\(name)' to share") }
             precondition(t.shape == shape, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
@@ -53,6 +66,17 @@ public final class ParameterSource {
                 return Tensor.zeros(shape)
             }
             return t.copy()
+        }
+    }
+
+    private static func draw(_ name: String, _ shape: [Int], _ initial: ParameterInit, _ rng: inout SplitMix64) -> Tensor {
+        switch initial {
+        case .normal(let std): return Tensor.normal(shape, std: std, using: &rng)
+        case .zeros: return Tensor.zeros(shape)
+        case .ones: return Tensor.ones(shape)
+        case .values(let v):
+            precondition(v.count == shape.reduce(1, *), "initial values for '\(name)': \(v.count) for shape \(shape)")
+            return Tensor(v, shape: shape)
         }
     }
 

@@ -20,7 +20,7 @@ extension CaptionModel {
     public func whitenInputProjections(using set: TrainingSet, limit: Int = 1000, epsilonFraction: Double = 0.01) -> [String] {
         let count = min(limit, set.count)
         guard count > 0 else { return [] }
-        let batch = set.batch(Array(0..<count), vocabulary: vocabulary, augment: nil)
+        let batch = set.batch(Array(0..<count), vocabulary: vocabulary, augment: nil, hiding: .inputsOnly)
         var report: [String] = []
         func whiten(_ layer: Linear, _ rows: Tensor, _ name: String) {
             guard rows.shape[0] >= 2, let w = Whitening(rows: rows, components: layer.weight.shape[0], epsilonFraction: epsilonFraction) else {

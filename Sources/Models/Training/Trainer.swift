@@ -37,8 +37,16 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// + `train_state.safetensors` (latest, for `--resume`), `log.jsonl`, `metrics.json`, `loss.png`.
 /// Determinism: the batch of step s and its augmentation and dropout draw from generators seeded
 /// by (seed, s), so a resumed run sees exactly what the uninterrupted run would have seen.
+///
+/// Pretraining (`glassbox pretrain`) is the same loop with pretraining heads and a ``Hiding``
+/// plan: the loss is the objectives' sum, validation reports their loss only, the best checkpoint
+/// is the one with the lowest validation loss, and checkpoints carry the `pretrain.*` tensors.
 public final class Trainer {
-    public let model: CaptionModel
+    /// The model and, when pretraining, its heads; what the optimizer updates.
+    public let learner: Learner
+    public var model: CaptionModel { learner.model }
+    /// What pretraining hides (nil: captioning).
+    public let hiding: Hiding?
     public let train: TrainingSet
     public let validation: TrainingSet?
     public let options: TrainingOptions
@@ -53,13 +61,18 @@ public final class Trainer {
     /// Losses of the steps since the last log line (a log line shows their mean).
     private var recentLosses: [Float] = []
 
-    public init(model: CaptionModel, train: TrainingSet, validation: TrainingSet?, options: TrainingOptions, run: URL) throws {
+    /// A captioning run, or, when `options.objectives` is not empty, a pretraining run with `heads`.
+    public init(model: CaptionModel, train: TrainingSet, validation: TrainingSet?, options: TrainingOptions, run: URL,
+                heads: PretrainingHeads? = nil) throws {
+        precondition((heads == nil) == options.objectives.isEmpty, "pretraining objectives and heads go together")
         guard train.count > 0 else { throw TrainingError("the training split is empty") }
         guard options.steps > 0, options.batchSize > 0 else { throw TrainingError("steps and batch size must be positive") }
         guard options.captionsPerImage >= 1 else { throw TrainingError("captions per image must be at least 1, got \(options.captionsPerImage)") }
-        self.model = model; self.train = train; self.validation = validation; self.options = options; self.run = run
+        self.learner = Learner(model: model, heads: heads, frozen: options.freeze)
+        self.hiding = options.objectives.isEmpty ? nil : Hiding(objectives: Set(options.objectives), ratio: options.maskRatio)
+        self.train = train; self.validation = validation; self.options = options; self.run = run
         optimizer = AdamW(beta2: options.beta2, weightDecay: options.weightDecay)
-        model.setRequiresGrad(true)
+        learner.setRequiresGrad(true)
     }
 
     // MARK: Files
@@ -80,7 +93,7 @@ public final class Trainer {
     /// Each is written atomically and resume reads only the last, so there is no torn pair.
     func saveCheckpoint() throws {
         try writeLog()
-        var weights = model.checkpoint()
+        var weights = learner.checkpoint()
         weights.metadata["glassbox.step"] = String(step)
         try weights.write(to: lastURL)
         Failpoint.hit("checkpoint.between-files")
@@ -136,6 +149,13 @@ public final class Trainer {
             throw TrainingError("\(run.path): the checkpoint's config or vocabulary differs from this run's")
         }
         for (p, q) in zip(model.parameters, loaded.parameters) { p.tensor.assign(q.tensor) }
+        for p in learner.heads?.parameters ?? [] {
+            let name = Self.weightPrefix + pretrainingPrefix + p.name
+            guard let saved = state.tensors[name], saved.shape == p.tensor.shape else {
+                throw TrainingError("\(run.path)/train_state.safetensors: no tensor '\(name)' of shape \(p.tensor.shape) for the pretraining head")
+            }
+            p.tensor.assign(saved)
+        }
         try optimizer.loadState(state.tensors.filter { !$0.key.hasPrefix(Self.weightPrefix) })
         step = saved
         bestStep = Int(state.metadata["glassbox.best_step"] ?? "")
@@ -191,10 +211,19 @@ public final class Trainer {
         return r
     }
 
-    /// Mean teacher-forced loss of a batch.
-    func loss(_ batch: Batch, mode: Mode, rng: inout SplitMix64) -> Tensor {
-        let logits = model.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: mode, rng: &rng)
-        return logits.reshaped([-1, model.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad)
+    /// Mean loss of a batch (``Learner/loss(_:mode:rng:)``).
+    func loss(_ batch: Batch, mode: Mode, rng: inout SplitMix64) -> Tensor { learner.loss(batch, mode: mode, rng: &rng).total }
+
+    /// A part's weight when a step's parts are combined: its target tokens when captioning (the
+    /// loss is per token), its examples when pretraining.
+    func weight(_ batch: Batch) -> Int {
+        hiding == nil ? batch.targets.values.filter { $0 != Vocabulary.pad }.count : (batch.image ?? batch.audio)!.shape[0]
+    }
+
+    /// The batch of the given training examples as this run sees it.
+    func trainingBatch(_ indices: [Int], seed: UInt64, firstPosition: Int = 0) -> Batch {
+        train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, seed: seed, firstPosition: firstPosition,
+                    captionsPerImage: options.captionsPerImage, hiding: hiding)
     }
 
     // MARK: Loop
@@ -214,7 +243,7 @@ public final class Trainer {
             guard value.isFinite else {
                 throw TrainingError("loss is \(value) at step \(step + 1); stopped, the last good checkpoint is \(lastURL.path) (step \(lastGoodStep()))")
             }
-            let params = model.parameters
+            let params = learner.trainable
             let norm = clipGradientNorm(params, maxNorm: options.clipNorm)
             let lr = schedule.learningRate(atStep: step)
             optimizer.step(params, learningRate: lr)
@@ -229,12 +258,13 @@ public final class Trainer {
                 var entry = LogEntry(step: step, loss: recentLosses.reduce(0, +) / Float(recentLosses.count), learningRate: lr, gradientNorm: norm, seconds: elapsed)
                 recentLosses = []
                 if evaluate, let v = validationLoss() {
-                    // Best checkpoint: highest validation BLEU-4, then lowest validation loss.
-                    let bleu = validationScores()?.bleu4 ?? 0
+                    // Best checkpoint: highest validation BLEU-4, then lowest validation loss
+                    // (pretraining: lowest validation loss).
+                    let bleu = hiding == nil ? validationScores()?.bleu4 ?? 0 : 0
                     entry.validationLoss = v
-                    entry.validationBLEU4 = bleu
+                    entry.validationBLEU4 = hiding == nil ? bleu : nil
                     if bleu > bestValidationBLEU4 || (bleu == bestValidationBLEU4 && v < bestValidationLoss) {
-                        bestValidationLoss = v; bestValidationBLEU4 = bleu; bestStep = step; try model.save(to: bestURL)
+                        bestValidationLoss = v; bestValidationBLEU4 = bleu; bestStep = step; try learner.checkpoint().write(to: bestURL)
                     }
                 }
                 log.append(entry)
@@ -243,16 +273,12 @@ public final class Trainer {
             if step % options.checkpointEvery == 0 || step == options.steps || outOfTime { try saveCheckpoint() }
             if outOfTime { break }
         }
-        if validation == nil || bestStep == nil { try model.save(to: bestURL) }
+        if validation == nil || bestStep == nil { try learner.checkpoint().write(to: bestURL) }
         try writeSummary()
         return true
     }
 
-    private lazy var replicas: [CaptionModel] = (0..<max(1, options.workers)).map { _ in
-        let r = model.replica()
-        r.setRequiresGrad(true)
-        return r
-    }
+    private lazy var replicas: [Learner] = (0..<max(1, options.workers)).map { _ in learner.replica() }
 
     /// Tensor memory a step may use (nil: no limit). When a step's batch would not fit, it runs as
     /// more, smaller parts, `workers` at a time; the gradient is the same token-weighted sum. Not
@@ -277,9 +303,8 @@ public final class Trainer {
         let partCount = max(workers, partCount(images: indices.count))
         if partCount == 1 {
             var rng = base
-            let batch = train.batch(indices, vocabulary: model.vocabulary, augment: options.augment, seed: dataSeed,
-                                    captionsPerImage: options.captionsPerImage)
-            model.zeroGrad()
+            let batch = trainingBatch(indices, seed: dataSeed)
+            learner.zeroGrad()
             let l = loss(batch, mode: dropout, rng: &rng)
             if l.item.isFinite { l.backward() }
             return l.item
@@ -291,15 +316,14 @@ public final class Trainer {
         for first in stride(from: 0, to: partCount, by: workers) {
             batches += inParallel(min(workers, partCount - first)) { w in
                 let p = first + w
-                return train.batch(Array(indices[bounds[p]..<bounds[p + 1]]), vocabulary: model.vocabulary, augment: options.augment,
-                                   seed: dataSeed, firstPosition: bounds[p], captionsPerImage: options.captionsPerImage)
+                return trainingBatch(Array(indices[bounds[p]..<bounds[p + 1]]), seed: dataSeed, firstPosition: bounds[p])
             }
         }
-        let tokens = batches.map { b in b.targets.values.filter { $0 != Vocabulary.pad }.count }
+        let tokens = batches.map(weight)
         let total = Float(tokens.reduce(0, +))
         let replicas = Array(self.replicas.prefix(workers))
-        let mine = model.parameters
-        model.zeroGrad()
+        let mine = learner.parameters
+        learner.zeroGrad()
         var weightedLoss: Float = 0
         for first in stride(from: 0, to: partCount, by: workers) {
             let group = first..<min(first + workers, partCount)
@@ -309,8 +333,7 @@ public final class Trainer {
                 for _ in 0...p { rng = rng.split() }  // part p's own stream
                 let replica = replicas[w]
                 replica.zeroGrad()
-                let logits = replica.logits(image: batches[p].image, audio: batches[p].audio, tokens: batches[p].inputs, mode: dropout, rng: &rng)
-                let l = logits.reshaped([-1, replica.vocabulary.count]).crossEntropy(targets: batches[p].targets, ignoreIndex: Vocabulary.pad)
+                let l = replica.loss(batches[p], mode: dropout, rng: &rng).total
                 if l.item.isFinite { l.backward() }
                 return l.item
             }
@@ -330,14 +353,14 @@ public final class Trainer {
     /// peak tensor bytes bound one image's share of a step.
     func partCount(images: Int) -> Int {
         if imagesPerPart == nil, let budget = memoryBudget {
-            let probe = train.batch([0], vocabulary: model.vocabulary, augment: nil, captionsPerImage: options.captionsPerImage)
+            let probe = train.batch([0], vocabulary: model.vocabulary, augment: nil, captionsPerImage: options.captionsPerImage, hiding: hiding)
             _ = replicas   // the replicas' weights count as in use, before the budget is split
             let (_, bytes) = MemoryUsage.measure {
                 var rng = SplitMix64(seed: 0)
-                model.zeroGrad()
+                learner.zeroGrad()
                 let l = loss(probe, mode: .training(dropout: model.config.dropout), rng: &rng)
                 if l.item.isFinite { l.backward() }
-                model.zeroGrad()
+                learner.zeroGrad()
             }
             imagesPerPart = budget.rows(rowBytes: bytes, workers: max(1, options.workers), requested: images)
         }
@@ -355,12 +378,12 @@ public final class Trainer {
     /// beyond rounding (each batch's mean is weighted by its tokens).
     public func validationLoss() -> Float? {
         guard let validation, validation.count > 0 else { return nil }
-        model.setRequiresGrad(false)
-        defer { model.setRequiresGrad(true) }
+        learner.setRequiresGrad(false)
+        defer { learner.setRequiresGrad(true) }
         let size = validationBatchSize(validation)
-        let sums = validation.mapBatches(size: size, vocabulary: model.vocabulary, workers: options.workers) { batch -> (loss: Double, tokens: Int) in
+        let sums = validation.mapBatches(size: size, vocabulary: model.vocabulary, workers: options.workers, hiding: hiding) { batch -> (loss: Double, tokens: Int) in
             var rng = SplitMix64(seed: 0)  // unused: no dropout at inference
-            let tokens = batch.targets.values.filter { $0 != Vocabulary.pad }.count
+            let tokens = weight(batch)
             return (Double(loss(batch, mode: .inference, rng: &rng).item) * Double(tokens), tokens)
         }
         return Float(sums.reduce(0) { $0 + $1.loss } / Double(max(1, sums.reduce(0) { $0 + $1.tokens })))
@@ -369,8 +392,8 @@ public final class Trainer {
     /// Caption metrics of greedy captions on the validation examples.
     public func validationScores() -> CaptionScores? {
         guard let validation, validation.count > 0 else { return nil }
-        model.setRequiresGrad(false)
-        defer { model.setRequiresGrad(true) }
+        learner.setRequiresGrad(false)
+        defer { learner.setRequiresGrad(true) }
         return scoreCaptions(model.captions(for: validation, strategy: .greedy, batchSize: validationBatchSize(validation), workers: options.workers),
                              set: validation)
     }

@@ -45,6 +45,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// (``CaptionModel/whitenInputProjections(using:limit:epsilonFraction:)``) when a run starts
     /// from a fresh model. `glassbox train` does this unless `--no-whiten`.
     public var whitenInputs = true
+    /// Parameter name prefixes kept fixed (`--freeze image.enc,image.norm`): no gradient, no update.
+    public var freeze: [String] = []
+    /// Train on the first N training images only (`--train-images`; nil: all).
+    public var trainImages: Int? = nil
+    /// Pretraining: the objectives, and the fraction of patches / audio tokens hidden (empty for
+    /// captioning).
+    public var objectives: [PretrainingObjective] = []
+    public var maskRatio = PretrainingObjective.defaultMaskRatio
 
     public init() {}
 
@@ -53,6 +61,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case finalLRFraction = "final_lr_fraction", weightDecay = "weight_decay", clipNorm = "clip_norm", seed, augment
         case evalEvery = "eval_every", validationLimit = "validation_limit", checkpointEvery = "checkpoint_every"
         case logEvery = "log_every", minWordCount = "min_word_count", workers, beta2, timeLimit = "time_limit", whitenInputs = "whiten_inputs"
+        case freeze, trainImages = "train_images", objectives, maskRatio = "mask_ratio"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,6 +88,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
         timeLimit = try c.decodeIfPresent(Double.self, forKey: .timeLimit) ?? d.timeLimit
         whitenInputs = try c.decodeIfPresent(Bool.self, forKey: .whitenInputs) ?? d.whitenInputs
+        freeze = try c.decodeIfPresent([String].self, forKey: .freeze) ?? d.freeze
+        trainImages = try c.decodeIfPresent(Int.self, forKey: .trainImages) ?? d.trainImages
+        objectives = try c.decodeIfPresent([PretrainingObjective].self, forKey: .objectives) ?? d.objectives
+        maskRatio = try c.decodeIfPresent(Float.self, forKey: .maskRatio) ?? d.maskRatio
     }
 
     public var schedule: WarmupCosineSchedule {

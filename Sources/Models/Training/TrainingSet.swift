@@ -15,8 +15,24 @@ public struct Batch {
     public var inputs: IndexArray
     /// Targets [B·R·L]: w1 … wn `<eos>`, padded with `<pad>` (ignored by the loss).
     public var targets: IndexArray
-    /// R, the captions per example (see ``CaptionModel/decode(prefix:tokenEmbeddings:mode:rng:observe:)``).
+    /// R, the captions per example (see ``CaptionModel/decode(prefix:tokenEmbeddings:mode:rng:textLengths:observe:)``).
     public var captionsPerImage = 1
+    /// Pretraining (``Hiding``): which image patches [B·N], audio tokens [B·A] and decoder input
+    /// positions [B·L] are hidden; nil when the objective is not in the plan.
+    public var hiddenPatches: [Bool]? = nil, hiddenFrames: [Bool]? = nil, hiddenWords: [Bool]? = nil
+}
+
+/// What pretraining hides in a batch: the objectives' positions, each example's drawn from its own
+/// generator (seeded like its augmentation, so a batch split across workers hides the same).
+public struct Hiding: Equatable, Sendable {
+    public var objectives: Set<PretrainingObjective>
+    /// Fraction of patches / audio tokens hidden.
+    public var ratio: Float
+    public init(objectives: Set<PretrainingObjective>, ratio: Float = PretrainingObjective.defaultMaskRatio) {
+        self.objectives = objectives; self.ratio = ratio
+    }
+    /// Hides nothing and reads no captions: the inputs alone (e.g. to whiten input projections).
+    public static let inputsOnly = Hiding(objectives: [])
 }
 
 /// Which augmentations training applies, per modality (evaluation never augments).
@@ -99,14 +115,16 @@ public final class TrainingSet {
 
     /// Loads a split. `audioFeatures` maps an audio file to its [T, n_mels] features (MODEL.md
     /// "Audio"); needed only when the config has audio.
+    ///
+    /// `captionedOnly` false keeps examples without captions too (pretraining without words).
     public init(dataset: CaptionDataset, split: String, config: ModelConfig, limit: Int? = nil,
-                audioFeatures: ((URL) throws -> Tensor)? = nil, keepWaveforms: Bool = false) throws {
+                audioFeatures: ((URL) throws -> Tensor)? = nil, keepWaveforms: Bool = false, captionedOnly: Bool = true) throws {
         self.config = config
         let audioPreprocessor = config.audio.map {
             AudioPreprocessor(sampleRate: $0.sampleRate, nFFT: $0.nFFT, hop: $0.hop, nMels: $0.nMels, clipSeconds: $0.clipSeconds)
         }
         self.audioPreprocessor = audioPreprocessor
-        var examples = dataset.split(split)
+        var examples = dataset.split(split, captionedOnly: captionedOnly)
         if let limit { examples = Array(examples.prefix(limit)) }
         var items: [Item] = []
         for e in examples {
@@ -145,9 +163,14 @@ public final class TrainingSet {
     /// `captionsPerImage` R: each image comes with R captions, rows k·R ..< (k+1)·R of `inputs`
     /// (``Batch/captionsPerImage``). With augmentation they are the references in a random order,
     /// repeated when an image has fewer than R (R = 1: one reference drawn at random).
+    ///
+    /// `hiding` (pretraining) adds the hidden positions of its objectives; captions are read only
+    /// when captioning or hiding words (without them `inputs` and `targets` are empty).
     public func batch(_ indices: [Int], vocabulary: Vocabulary, augment: Augmentations?, seed: UInt64 = 0, firstPosition: Int = 0,
-                      captionsPerImage: Int = 1) -> Batch {
+                      captionsPerImage: Int = 1, hiding: Hiding? = nil) -> Batch {
         precondition(captionsPerImage >= 1, "captionsPerImage must be at least 1, got \(captionsPerImage)")
+        let readsCaptions = hiding.map { $0.objectives.contains(.maskedWords) } ?? true
+        var hiddenPatches: [Bool] = [], hiddenFrames: [Bool] = [], hiddenWords: [[Bool]] = []
         let maxWords = config.text.maxLen - 1
         var images: [Float] = [], audios: [Float] = []
         var captions: [[Int32]] = []
@@ -155,7 +178,9 @@ public final class TrainingSet {
             var rng = SplitMix64(seed: seed ^ (UInt64(firstPosition + k) &* 0x9E37_79B9_7F4A_7C15))
             let item = items[i]
             var chosen: [[String]]
-            if augment == nil {
+            if !readsCaptions {
+                chosen = []
+            } else if augment == nil {
                 chosen = (0..<captionsPerImage).map { item.captions[$0 % item.captions.count] }
             } else if captionsPerImage == 1 {
                 chosen = [item.captions.randomElement(using: &rng)!]
@@ -172,9 +197,23 @@ public final class TrainingSet {
             if let audio = item.audio, let ac = config.audio, let preprocessor = audioPreprocessor {
                 audios += augmentedAudio(item, audio, ac, preprocessor, augment?.audio ?? [], &rng).scalars
             }
+            var captionWords: [[String]] = []
             for var words in chosen {
                 for name in augment?.text ?? [] { words = TextAugmentation(rawValue: name)!.apply(words, using: &rng) }
-                captions.append(Array(words.prefix(maxWords).map(vocabulary.id)))
+                captionWords.append(Array(words.prefix(maxWords)))
+                captions.append(captionWords.last!.map(vocabulary.id))
+            }
+            if let hiding {   // its own generator: captioning batches draw exactly what they did
+                var hide = SplitMix64(seed: seed ^ (UInt64(firstPosition + k) &* 0xA24B_AED4_963E_E407) ^ 0x6D61_736B)
+                if hiding.objectives.contains(.maskedPatches), let ic = config.image {
+                    hiddenPatches += Masking.positions(ic.patchCount, ratio: hiding.ratio, using: &hide)
+                }
+                if hiding.objectives.contains(.maskedFrames), let ac = config.audio {
+                    hiddenFrames += Masking.positions(ac.tokenCount, ratio: hiding.ratio, using: &hide)
+                }
+                if hiding.objectives.contains(.maskedWords) {
+                    for words in captionWords { hiddenWords.append(Masking.words(words, using: &hide)) }
+                }
             }
         }
         let b = captions.count
@@ -187,8 +226,16 @@ public final class TrainingSet {
         }
         let image = config.image.map { Tensor(images, shape: [indices.count, $0.size, $0.size, $0.channels]) }
         let audio = config.audio.map { Tensor(audios, shape: [indices.count, $0.frameCount, $0.nMels]) }
-        return Batch(image: image, audio: audio, inputs: IndexArray(inputs, shape: [b, l]), targets: IndexArray(targets, shape: [b * l]),
-                     captionsPerImage: captionsPerImage)
+        var out = Batch(image: image, audio: audio, inputs: IndexArray(inputs, shape: [b, l]), targets: IndexArray(targets, shape: [b * l]),
+                        captionsPerImage: readsCaptions ? captionsPerImage : 1)
+        if let hiding {
+            if hiding.objectives.contains(.maskedPatches) && config.image != nil { out.hiddenPatches = hiddenPatches }
+            if hiding.objectives.contains(.maskedFrames) && config.audio != nil { out.hiddenFrames = hiddenFrames }
+            if hiding.objectives.contains(.maskedWords) {   // position t + 1 holds word t (after <bos>)
+                out.hiddenWords = hiddenWords.flatMap { flags in [false] + flags + [Bool](repeating: false, count: l - 1 - flags.count) }
+            }
+        }
+        return out
     }
 }
 
