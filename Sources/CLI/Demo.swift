@@ -16,19 +16,26 @@ struct Demo: ParsableCommand {
     @Option(help: "Output folder.") var out = "runs/demo"
     @Flag(help: "A small, fast run (tiny data and training) to check the pipeline, not the results.") var quick = false
     @Flag(help: "Skip the image+audio (scenes) part.") var noScenes = false
+    @Flag(help: "Skip the pretraining → fine-tuning part.") var noPretraining = false
 
     struct Plan {
         var shapesCount = BuiltInDataset.shapes.defaultCount, scenesCount = 3000
         var shapesSteps: Int? = nil, scenesSteps = 600
         var captions = 8, evaluateCount = 8, sanityWords = 2, samples = 500, scenesEvaluateCount = 4
+        /// Pretraining on every training image, then fine-tuning and training from scratch on the
+        /// captions of the first `fineTuneImages` (the low-label setting).
+        var pretrainSteps = 500, fineTuneSteps = 500, fineTuneImages = 500
     }
 
     func run() throws {
         var plan = Plan()
-        if quick { plan = Plan(shapesCount: 120, scenesCount: 60, shapesSteps: 30, scenesSteps: 20, captions: 3, evaluateCount: 2, sanityWords: 1, samples: 40, scenesEvaluateCount: 1) }
+        if quick {
+            plan = Plan(shapesCount: 120, scenesCount: 60, shapesSteps: 30, scenesSteps: 20, captions: 3, evaluateCount: 2, sanityWords: 1, samples: 40,
+                        scenesEvaluateCount: 1, pretrainSteps: 10, fineTuneSteps: 10, fineTuneImages: 40)
+        }
         let root = URL(fileURLWithPath: out)
         let started = Date()
-        let steps = noScenes ? 6 : 9
+        let steps = 6 + (noScenes ? 0 : 3) + (noPretraining ? 0 : 1)
         var step = 0
         func stage(_ what: String) {
             step += 1
@@ -69,6 +76,12 @@ struct Demo: ParsableCommand {
                                         samples: plan.samples, methods: ExplainMethod.allCases, chart: path("evaluation-shapes.png"))
         try writeAtomically(Array(try encodeJSON(shapesReport)), to: root.appendingPathComponent("evaluation-shapes.json"))
 
+        var pretraining: PretrainingPart? = nil
+        if !noPretraining {
+            stage("pretrain on the shapes images (masked patches), fine-tune on \(plan.fineTuneImages) captioned images")
+            pretraining = try pretrainingPart(root: root, plan: plan, explained: (example, caption, word))
+        }
+
         var scenes: ScenesPart? = nil
         if !noScenes {
             stage("make the scenes dataset (image + speech)")
@@ -80,7 +93,7 @@ struct Demo: ParsableCommand {
         }
         stage("write the report")
         let page = try DemoReport(root: root, captions: captions, scores: scores, explained: (example, caption, word), shapesReport: shapesReport,
-                                  scenes: scenes, seconds: Date().timeIntervalSince(started)).page()
+                                  scenes: scenes, pretraining: pretraining, seconds: Date().timeIntervalSince(started)).page()
         try page.write(to: root.appendingPathComponent("index.html"))
         print("demo finished in \(Progress.format(seconds: Date().timeIntervalSince(started))): open \(path("index.html"))")
     }
@@ -95,12 +108,43 @@ struct Demo: ParsableCommand {
         try command.run()
     }
 
-    func train(data: String, run: String, config: String, steps: Int?) throws {
+    func train(data: String, run: String, config: String, steps: Int?, extra: [String] = [], command: any ParsableCommand.Type = TrainCommand.self) throws {
         if FileManager.default.fileExists(atPath: URL(fileURLWithPath: run).appendingPathComponent("model.safetensors").path) {
             FileHandle.standardError.write(Data("reusing the trained model in \(run) (delete the folder to retrain)\n".utf8))
             return
         }
-        try runCommand(TrainCommand.self, ["--data", data, "--out", run, "--config", config] + (steps.map { ["--steps", String($0)] } ?? []))
+        var parsed = try command.parseAsRoot(["--data", data, "--out", run, "--config", config] + (steps.map { ["--steps", String($0)] } ?? []) + extra)
+        try parsed.run()
+    }
+
+    struct PretrainingPart {
+        /// Test scores of the model fine-tuned from the pretrained encoder, and of the same recipe from scratch.
+        var fineTuned: CaptionScores, scratch: CaptionScores
+        var plan: Plan
+    }
+
+    /// Pretrains caption-small on every shapes training image (masked patches, no captions), then
+    /// fine-tunes it and trains the same model from scratch on the captions of the first
+    /// `fineTuneImages` images with equal steps, and explains the demo's word with both.
+    func pretrainingPart(root: URL, plan: Plan, explained: (CaptionDataset.Example, String, GroundingFile.Word)) throws -> PretrainingPart {
+        let path = { (p: String) in root.appendingPathComponent(p).path }
+        let data = path("data/shapes"), budget = ["--train-images", String(plan.fineTuneImages), "--eval-every", String(max(1, plan.fineTuneSteps / 5))]
+        try train(data: data, run: path("pretrain"), config: "caption-small", steps: plan.pretrainSteps,
+                  extra: ["--objective", "masked-patches"], command: PretrainCommand.self)
+        try train(data: data, run: path("fine-tuned"), config: "caption-small", steps: plan.fineTuneSteps,
+                  extra: budget + ["--init", path("pretrain/model.safetensors")])
+        try train(data: data, run: path("from-scratch"), config: "caption-small", steps: plan.fineTuneSteps, extra: budget)
+        let shapes = try CaptionDataset.load(URL(fileURLWithPath: data))
+        var scores: [CaptionScores] = []
+        for name in ["fine-tuned", "from-scratch"] {
+            let model = try loadModel(path("\(name)/model.safetensors"))
+            let set = try TrainingSet(dataset: shapes, split: "test", config: model.config)
+            scores.append(evaluateCaptions(model: model, set: set))
+            try runCommand(ExplainCommand.self, ["--model", path("\(name)/model.safetensors"), "--image", explained.0.image.path,
+                                                 "--caption", explained.1, "--word", String(explained.2.index), "--method", "integrated-gradients",
+                                                 "--out", path("explain-\(name)")])
+        }
+        return PretrainingPart(fineTuned: scores[0], scratch: scores[1], plan: plan)
     }
 
     /// The first test example whose first caption has a grounded object word; explains its shape word.

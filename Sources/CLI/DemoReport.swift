@@ -1,6 +1,7 @@
 import Datasets
 import Explanations
 import Foundation
+import Media
 import Models
 import Probes
 
@@ -13,6 +14,7 @@ struct DemoReport {
     let explained: (example: CaptionDataset.Example, caption: String, word: GroundingFile.Word)
     let shapesReport: EvaluationReport
     let scenes: Demo.ScenesPart?
+    let pretraining: Demo.PretrainingPart?
     let seconds: Double
 
     func url(_ p: String) -> URL { root.appendingPathComponent(p) }
@@ -65,6 +67,7 @@ struct DemoReport {
             b.append(.table(header: header, rows: rows, note: "\(scenes.report.words) grounded words of \(scenes.report.examples) test scenes. Audio pointing: the top audio token overlaps the spoken word; modality: the word's own modality gets the larger share."))
             sections.append(.init(title: "Image + audio: the audio view", blocks: b))
         }
+        if let pretraining { sections.append(try pretrainingSection(pretraining, word: word)) }
         let (header, rows) = ExplanationTable.rows(shapesReport)
         sections.append(.init(title: "How far to trust each method", blocks: [
             .table(header: header, rows: rows, note: "\(shapesReport.words) object words from \(shapesReport.examples) test images; sanity on \(shapesReport.sanityWords) words. \(shapesReport.fill)."),
@@ -80,6 +83,39 @@ struct DemoReport {
             """
         sections.append(.init(title: "Reproduce", blocks: [.html("<pre>\(escaped(commands))</pre>")]))
         return ReportPage(title: "Glassbox demo", subtitle: "Train a caption model on a CPU, look at what each word used, and measure the explanations.", sections: sections)
+    }
+
+    /// Pretraining → fine-tuning against from scratch at the same label budget: the pretraining
+    /// loss, both runs' validation BLEU-4 as they trained, their test scores, and the demo's word
+    /// explained by integrated gradients in each.
+    func pretrainingSection(_ p: Demo.PretrainingPart, word: String) throws -> ReportPage.Section {
+        func log(_ run: String) -> [(step: Double, bleu: Double?)] {
+            let text = (try? String(contentsOf: url("\(run)/log.jsonl"), encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                guard let e = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let step = e["step"] as? Double else { return nil }
+                return (step, e["val_bleu4"] as? Double)
+            }
+        }
+        func curve(_ run: String) -> [(x: Double, y: Double)] { log(run).compactMap { e in e.bleu.map { (e.step, $0) } } }
+        let chart = LineChart(title: "Validation BLEU-4 with \(p.plan.fineTuneImages) captioned images", xLabel: "step", yLabel: "BLEU-4", series: [
+            .init(name: "fine-tuned from pretraining", points: curve("fine-tuned"), color: [44, 160, 44]),
+            .init(name: "from scratch", points: curve("from-scratch"), color: [214, 39, 40]),
+        ])
+        try writeAtomically(PNG.encode(chart.render().image), to: url("fine-tuning.png"))
+        let w = fileSafe(word)
+        return .init(title: "Pretraining, then fine-tuning on few labels", blocks: [
+            .paragraph("""
+                The same caption-small model, pretrained for \(p.plan.pretrainSteps) steps on every shapes training image without \
+                captions (masked patches: 60 % of each image's patches hidden, their pixels predicted from the rest), then trained on \
+                the captions of only \(p.plan.fineTuneImages) images for \(p.plan.fineTuneSteps) steps; and the same \
+                \(p.plan.fineTuneSteps) steps from scratch. Test BLEU-4: fine-tuned \(f(p.fineTuned.bleu4)), from scratch \
+                \(f(p.scratch.bleu4)) (CIDEr-D \(f(p.fineTuned.ciderD)) against \(f(p.scratch.ciderD))).
+                """),
+            .image(url("pretrain/loss.png"), caption: "Pretraining loss (masked-patch reconstruction, normalised pixels)"),
+            .image(url("fine-tuning.png"), caption: "Validation BLEU-4 while training on \(p.plan.fineTuneImages) captioned images"),
+            .gallery([(picture("explain-fine-tuned", "image", w), "fine-tuned: integrated gradients for '\(word)'"),
+                      (picture("explain-from-scratch", "image", w), "from scratch: integrated gradients for '\(word)'")]),
+        ])
     }
 
     /// A sentence on what the table means, from its numbers.

@@ -139,6 +139,34 @@ import TestSupport
         #expect(images.hiddenWords == nil && images.inputs.values.isEmpty)   // captions are not read
     }
 
+    /// Every objective at once, on image + audio scenes, with either fusion: the losses are finite,
+    /// fall over a few steps on one batch's worth of data, and the checkpoint holds every head.
+    @Test(arguments: [ModelConfig.Fusion.cross, .concat])
+    func everyObjectiveTrainsOnBothFusions(fusion: ModelConfig.Fusion) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-pretrain-scenes-\(ProcessInfo.processInfo.processIdentifier)-\(fusion)")
+        try? FileManager.default.removeItem(at: dir)
+        try DatasetGenerator(dataset: .scenes, count: 12, seed: 2).write(to: dir, speech: try SpeechBank.shipped())
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dataset = try CaptionDataset.load(dir)
+        var config = tinyConfig(fusion)
+        config.audio = ModelConfig.Audio(nMels: 8, clipSeconds: 1.0, frameStack: 10, encoderLayers: 1)
+        config.text = ModelConfig.Text(maxLen: 16)
+        let ac = try #require(config.audio)
+        let set = try TrainingSet(dataset: dataset, split: "train", config: config, audioFeatures: { try Preprocessing.audio(contentsOf: $0, config: ac) })
+        let model = CaptionModel(config: config, vocabulary: Vocabulary(captions: dataset.split("train").flatMap(\.captions)), seed: 1)
+        var options = TrainingOptions()
+        options.steps = 12; options.batchSize = 4; options.workers = 2; options.logEvery = 4; options.warmupSteps = 1; options.learningRate = 3e-3
+        options.objectives = PretrainingObjective.allCases
+        let heads = PretrainingHeads(config: config, objectives: Self.everything, parameters: .random(seed: 3))
+        let trainer = try Trainer(model: model, train: set, validation: nil, options: options, run: dir.appendingPathComponent("run"), heads: heads)
+        #expect(try trainer.run())
+        let losses = trainer.log.map(\.loss)
+        #expect(losses.count == 3 && losses.allSatisfy(\.isFinite) && losses.last! < losses.first!, "\(losses)")
+        let saved = try SafeTensorsFile.read(contentsOf: dir.appendingPathComponent("run/model.safetensors"))
+        #expect(Set(saved.tensors.keys.filter { $0.hasPrefix("pretrain.") }) == Set(heads.parameters.map { "pretrain." + $0.name }))
+        #expect(heads.parameters.count == 7)
+    }
+
     /// `train --init`: tensors with the same name and shape are taken, the rest drawn exactly as a
     /// fresh model of the seed would, `pretrain.*` ignored; a shape mismatch names the tensor.
     @Test func initTakesMatchingTensorsAndNamesAMismatch() throws {
