@@ -26,6 +26,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         var plan = Plan()
         if quick { plan = Plan(shapesCount: 120, scenesCount: 60, shapesSteps: 30, scenesSteps: 20, captions: 3, evaluateCount: 2, sanityWords: 1, samples: 40, scenesEvaluateCount: 1) }
+        try checkOutputFolder(out, flag: "--out")
         let root = URL(fileURLWithPath: out)
         let started = Date()
         let steps = noScenes ? 6 : 9

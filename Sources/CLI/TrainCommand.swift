@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
         let runURL = URL(fileURLWithPath: out)
         var options = TrainingOptions()
         if let steps { guard steps > 0 else { throw UserError("--steps must be positive, got \(steps)") }; options.steps = steps }
-        if let batch { guard batch > 0 else { throw UserError("--batch must be positive, got \(batch)") }; options.batchSize = batch }
+        if let batch { guard batch > 0 && batch <= 4096 else { throw UserError("--batch must be in 1…4096, got \(batch)") }; options.batchSize = batch }
         if let captionsPerImage {
             guard captionsPerImage >= 1 && captionsPerImage <= 64 else { throw UserError("--captions-per-image must be in 1…64, got \(captionsPerImage)") }
             options.captionsPerImage = captionsPerImage
@@ -53,7 +53,8 @@ struct TrainCommand: ParsableCommand {
         guard timeLimit >= 0, timeLimit.isFinite else { throw UserError("--time-limit must be ≥ 0 seconds, got \(timeLimit)") }
         options.timeLimit = timeLimit > 0 ? timeLimit : nil
         options.seed = seed
-        options.augment = try Augmentations.parse(augment)
+        do { options.augment = try Augmentations.parse(augment) } catch { throw UserError("--augment: \(error)") }
+        try checkOutputFolder(out, flag: "--out")
         options.whitenInputs = !noWhiten
 
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
@@ -66,12 +67,12 @@ struct TrainCommand: ParsableCommand {
             if !resume, runFiles.contains(where: { FileManager.default.fileExists(atPath: runURL.appendingPathComponent($0).path) }) {
                 throw UserError("\(out) already holds a training run; use --resume to continue it, or another --out")
             }
-            if resume {
-                FileHandle.standardError.write(Data("train: \(out) has no checkpoint yet; starting from step 0\n".utf8))
-            }
             let modelConfig = try ModelConfig.load(config)
             let captions = dataset.split("train").flatMap(\.captions)
             guard !captions.isEmpty else { throw UserError("\(data): the train split has no captions") }
+            if resume {
+                FileHandle.standardError.write(Data("train: \(out) has no checkpoint yet; starting from step 0\n".utf8))
+            }
             model = CaptionModel(config: modelConfig, vocabulary: Vocabulary(captions: captions, minCount: options.minWordCount), seed: seed)
         }
         let features = audioFeatureLoader(model.config)
