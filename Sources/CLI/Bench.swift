@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed samples per variant.") var samples = 9
 
     func run() throws {
-        guard samples >= 1 else { throw UserError("--samples must be at least 1, got \(samples)") }
+        guard samples >= 1 && samples <= 1000 else { throw UserError("--samples must be in 1…1000, got \(samples)") }
         let report = BenchmarkSuite(quick: quick, samples: quick ? 3 : samples).run()
         let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))

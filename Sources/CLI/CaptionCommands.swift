@@ -61,6 +61,7 @@ struct EvaluateCommand: ParsableCommand {
         let budget = try memory.budget()
         guard ["train", "val", "test"].contains(split) else { throw UserError("--split must be train, val or test, got '\(split)'") }
         guard beam >= 1 else { throw UserError("--beam must be at least 1, got \(beam)") }
+        if let captions { try checkOutputFile(captions, flag: "--captions") }
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config))

@@ -19,6 +19,8 @@ struct DataCommand: ParsableCommand {
 
     func run() throws {
         let count = self.count ?? dataset.defaultCount
+        guard count >= 1 && count <= 10_000_000 else { throw UserError("--count must be in 1…10000000, got \(count)") }
+        guard imageSize >= 32 && imageSize <= 1024 else { throw UserError("--image-size must be in 32…1024, got \(imageSize)") }
         let generator = DatasetGenerator(dataset: dataset, count: count, seed: seed, imageSize: imageSize)
         let progress = Progress("data \(dataset.rawValue)", total: count)
         let speech = dataset == .scenes ? try SpeechBank.shipped() : nil

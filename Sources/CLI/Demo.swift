@@ -33,6 +33,7 @@ struct Demo: ParsableCommand {
             plan = Plan(shapesCount: 120, scenesCount: 60, shapesSteps: 30, scenesSteps: 20, captions: 3, evaluateCount: 2, sanityWords: 1, samples: 40,
                         scenesEvaluateCount: 1, pretrainSteps: 10, fineTuneSteps: 10, fineTuneImages: 40)
         }
+        try checkOutputFolder(out, flag: "--out")
         let root = URL(fileURLWithPath: out)
         let started = Date()
         let steps = 6 + (noScenes ? 0 : 3) + (noPretraining ? 0 : 1)

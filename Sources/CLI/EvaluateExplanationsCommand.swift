@@ -42,6 +42,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
                 }
                 return m
             }
+            guard !options.methods.isEmpty else { throw UserError("--methods: no method named (known: \(ExplainMethod.allCases.map(\.rawValue).joined(separator: ", ")))") }
         }
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
@@ -50,10 +51,11 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         }
         options.settings.imageWindow = window; options.settings.imageStride = stride
         options.settings.memoryBudget = try memory.budget()
+        let chartURL = URL(fileURLWithPath: chart ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("explanations.png").path)
+        try checkOutputFile(chartURL.path, flag: chart == nil ? "--chart (default: beside --model)" : "--chart")
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)
-        let chartURL = URL(fileURLWithPath: chart ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("explanations.png").path)
         var bar: Progress? = nil
         let began = Date()
         let report = try evaluator.run { done, total, method in

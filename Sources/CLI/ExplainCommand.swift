@@ -45,6 +45,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         let net = try loadModel(model)
         let settings = try self.settings(net.config)
+        try checkOutputFolder(out, flag: "--out")
         try ExplanationFiles.checkDestination(URL(fileURLWithPath: out))
         let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)   // [1, …]
         let ids = try captionIds(net, image: imageBatch, audio: audioBatch)

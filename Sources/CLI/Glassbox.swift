@@ -26,12 +26,21 @@ import Foundation
             try command.run()
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
-            let message = Glassbox.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            let line = oneLine(Glassbox.message(for: error), or: "\(error)")
             FileHandle.standardError.write(Data("error: \(line)\n".utf8))
             Foundation.exit(1)
         }
     }
+}
+
+/// The first line of an error message, without argument-parser's "Error: " prefix; a list of
+/// choices that argument-parser puts on lines of their own ("  - 'attention'") is folded into it.
+func oneLine(_ message: String, or fallback: String) -> String {
+    let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    guard var line = lines.first else { return fallback }
+    if line.hasPrefix("Error: ") { line = String(line.dropFirst(7)) }
+    let choices = lines.dropFirst().prefix { $0.hasPrefix("- ") }.map { $0.dropFirst(2) }
+    return choices.isEmpty ? line : line + " " + choices.joined(separator: ", ")
 }
 
 /// An error a subcommand reports to the user as one line.

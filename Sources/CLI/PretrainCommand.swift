@@ -33,7 +33,7 @@ struct PretrainCommand: ParsableCommand {
         options.whitenInputs = true
         _ = try common.memory.budget()
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: common.data))
-        let saved = try common.savedModel("pretrain")
+        let saved = try common.savedModel()
         let config = try saved?.config ?? ModelConfig.load(common.config ?? "caption-small")
         options.objectives = try objectives(config)
         let readsCaptions = options.objectives.contains(.maskedWords)
@@ -49,6 +49,7 @@ struct PretrainCommand: ParsableCommand {
             let captions = dataset.split("train").flatMap(\.captions)   // the vocabulary only
             model = CaptionModel(config: config, vocabulary: Vocabulary(captions: captions, minCount: options.minWordCount), seed: common.seed)
         }
+        if common.resume && saved == nil { note("pretrain", "\(common.out) has no checkpoint yet; starting from step 0") }
         let heads = PretrainingHeads(config: config, objectives: Set(options.objectives), parameters: .random(seed: common.seed ^ 0x7072_6574))
         let features = audioFeatureLoader(config)
         let waveformAugmentation = options.augment.audio.contains { $0 != "specaugment" }

@@ -34,7 +34,7 @@ struct RunOptions: ParsableArguments {
             apply(value)
         }
         try positive(steps, "--steps") { options.steps = $0 }
-        try positive(batch, "--batch") { options.batchSize = $0 }
+        if let batch { guard batch > 0 && batch <= 4096 else { throw UserError("--batch must be in 1…4096, got \(batch)") }; options.batchSize = batch }
         try positive(evalEvery, "--eval-every") { options.evalEvery = $0 }
         try positive(checkpointEvery, "--checkpoint-every") { options.checkpointEvery = $0 }
         try positive(logEvery, "--log-every") { options.logEvery = $0 }
@@ -45,22 +45,23 @@ struct RunOptions: ParsableArguments {
         guard timeLimit >= 0, timeLimit.isFinite else { throw UserError("--time-limit must be ≥ 0 seconds, got \(timeLimit)") }
         options.timeLimit = timeLimit > 0 ? timeLimit : nil
         options.seed = seed
-        options.augment = try Augmentations.parse(augment)
+        do { options.augment = try Augmentations.parse(augment) } catch { throw UserError("--augment: \(error)") }
+        try checkOutputFolder(out, flag: "--out")
         return options
     }
 
     var runURL: URL { URL(fileURLWithPath: out) }
 
     /// The model a run continues (`--resume` of a run with a checkpoint), or nil to start one: then
-    /// refuses a folder that already holds a run (without --resume), and says when --resume finds
-    /// no checkpoint yet (the run starts again from step 0, which resumes it exactly).
-    func savedModel(_ label: String) throws -> CaptionModel? {
+    /// refuses a folder that already holds a run (without --resume). A --resume that finds no
+    /// checkpoint starts again from step 0, which resumes the run exactly; the caller says so once
+    /// its model is made (so a bad config is the only line).
+    func savedModel() throws -> CaptionModel? {
         if resume, let saved = try Trainer.savedModel(in: runURL) { return saved }
         let runFiles = ["model.safetensors", "last.safetensors", "train_state.safetensors"]
         if !resume, runFiles.contains(where: { FileManager.default.fileExists(atPath: runURL.appendingPathComponent($0).path) }) {
             throw UserError("\(out) already holds a training run; use --resume to continue it, or another --out")
         }
-        if resume { note(label, "\(out) has no checkpoint yet; starting from step 0") }
         return nil
     }
 

@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
 
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: common.data))
         let model: CaptionModel
-        let saved = try common.savedModel("train")
+        let saved = try common.savedModel()
         if let saved {
             model = saved
         } else if let initFrom {
@@ -48,6 +48,7 @@ struct TrainCommand: ParsableCommand {
             let modelConfig = try ModelConfig.load(common.config ?? "caption-small")
             model = CaptionModel(config: modelConfig, vocabulary: try vocabulary(dataset, options), seed: common.seed)
         }
+        if common.resume && saved == nil { note("train", "\(common.out) has no checkpoint yet; starting from step 0") }
         let unknown = options.freeze.filter { prefix in !model.parameters.contains { $0.name == prefix || $0.name.hasPrefix(prefix + ".") } }
         if let first = unknown.first { throw UserError("--freeze: '\(first)' names no parameter of this model (e.g. image.enc, image.patch, shared.0)") }
         let features = audioFeatureLoader(model.config)

@@ -24,7 +24,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public init(size: Int = 64, patch: Int = 8, channels: Int = 3, encoderLayers: Int = 2) {
             self.size = size; self.patch = patch; self.channels = channels; self.encoderLayers = encoderLayers
         }
-        enum CodingKeys: String, CodingKey { case size, patch, channels, encoderLayers = "encoder_layers" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case size, patch, channels, encoderLayers = "encoder_layers" }
     }
 
     /// Audio input (MODEL.md "Audio").
@@ -46,7 +46,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             self.sampleRate = sampleRate; self.nFFT = nFFT; self.hop = hop; self.nMels = nMels
             self.clipSeconds = clipSeconds; self.frameStack = frameStack; self.encoderLayers = encoderLayers
         }
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case sampleRate = "sample_rate", nFFT = "n_fft", hop, nMels = "n_mels", clipSeconds = "clip_seconds"
             case frameStack = "frame_stack", encoderLayers = "encoder_layers"
         }
@@ -56,7 +56,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         /// Longest decoder input, `<bos>` included.
         public var maxLen = 16
         public init(maxLen: Int = 16) { self.maxLen = maxLen }
-        enum CodingKeys: String, CodingKey { case maxLen = "max_len" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case maxLen = "max_len" }
     }
 
     public var fusion = Fusion.cross
@@ -76,7 +76,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case fusion, dModel = "d_model", nHeads = "n_heads", dFF = "d_ff", sharedLayers = "shared_layers"
         case normEps = "norm_eps", dropout, image, audio, text
     }
@@ -132,12 +132,45 @@ extension ModelConfig {
         }
         if let a = audio {
             try require(a.sampleRate > 0 && a.nFFT > 0 && a.hop > 0 && a.nMels > 0, "audio sample_rate, n_fft, hop and n_mels must be positive")
+            try require(a.sampleRate <= 384_000 && a.nFFT <= 65536 && a.nMels <= 1024,
+                        "audio sample_rate (\(a.sampleRate)), n_fft (\(a.nFFT)) and n_mels (\(a.nMels)) must be at most 384000, 65536 and 1024")
             try require(a.nFFT / 2 + 1 >= a.nMels, "audio.n_mels (\(a.nMels)) is more than the \(a.nFFT / 2 + 1) frequency bins")
             try require(a.clipSeconds > 0 && a.clipSeconds <= 60, "audio.clip_seconds must be in (0, 60], got \(a.clipSeconds)")
-            try require(a.frameStack > 0 && a.frameCount % a.frameStack == 0,
-                        "audio frames (\(a.frameCount)) must be a multiple of frame_stack (\(a.frameStack))")
+            try require(a.frameStack > 0 && a.frameCount >= a.frameStack && a.frameCount % a.frameStack == 0,
+                        "audio frames (\(a.frameCount)) must be a positive multiple of frame_stack (\(a.frameStack))")
             try require(a.encoderLayers >= 0, "audio.encoder_layers must be ≥ 0")
+            try require(a.frameCount <= 65536 && a.tokenCount <= Self.maxTokens, "audio: \(a.frameCount) frames and \(a.tokenCount) tokens; at most 65536 and \(Self.maxTokens)")
         }
+        // Bounds that keep a hostile or mistyped config from asking for more memory than exists
+        // (checked before anything is allocated; a crash on allocation is not an error line).
+        try require(text.maxLen <= Self.maxTokens, "text.max_len must be ≤ \(Self.maxTokens), got \(text.maxLen)")
+        let layers = [sharedLayers, image?.encoderLayers ?? 0, audio?.encoderLayers ?? 0]
+        try require(layers.allSatisfy { $0 <= 256 }, "shared_layers and encoder_layers must be ≤ 256, got \(layers.max()!)")
+        if let i = image {
+            try require(i.size <= 1024, "image.size must be ≤ 1024, got \(i.size)")
+            try require(i.patchCount <= Self.maxTokens, "image: \(i.patchCount) patches; at most \(Self.maxTokens)")
+        }
+        try require(approximateParameterCount <= Self.maxParameters,
+                    "the model would have about \(Int(min(approximateParameterCount, 1e18))) parameters; at most \(Int(Self.maxParameters))")
+    }
+
+    /// Longest token sequence of any modality a config may ask for.
+    public static let maxTokens = 4096
+    /// Most parameters a config may ask for: 400 MB of float32 weights (Adam training needs four
+    /// times that), far above anything this CPU workbench trains, far below a failed allocation.
+    public static let maxParameters: Double = 1e8
+
+    /// The parameter count of the model this config describes (MODEL.md), counted in `Double`
+    /// so that absurd sizes cannot overflow, and without the vocabulary-sized embedding and head:
+    /// each block is attention 4·(d² + d), MLP 2·d·d_ff + d + d_ff, norms 4·d; cross-fusion
+    /// blocks add a cross-attention and its norm.
+    var approximateParameterCount: Double {
+        let d = Double(dModel), ff = Double(dFF)
+        let block = 4 * (d * d + d) + 2 * d * ff + d + ff + 4 * d
+        var total = Double(sharedLayers) * (block + (fusion == .cross ? 4 * (d * d + d) + 2 * d : 0)) + Double(text.maxLen) * d
+        if let i = image { total += Double(i.encoderLayers) * block + (Double(i.patch) * Double(i.patch) * Double(i.channels) + Double(i.patchCount)) * d }
+        if let a = audio { total += Double(a.encoderLayers) * block + (Double(a.frameStack) * Double(a.nMels) + Double(a.tokenCount)) * d }
+        return total
     }
 
     /// Built-in configs by name (`--config NAME`).
@@ -172,8 +205,23 @@ extension ModelConfig {
         do { config = try JSONDecoder().decode(ModelConfig.self, from: data) } catch {
             throw Invalid(description: "\(nameOrPath): not a valid config (\(describe(error)))")
         }
+        if let key = unknownKeys(data).first { throw Invalid(description: "\(nameOrPath): unknown key '\(key)'") }
         do { try config.validate() } catch { throw Invalid(description: "\(nameOrPath): \(error)") }
         return config
+    }
+
+    /// Keys of a config file that no field reads, as dotted paths: a misspelt optional key
+    /// ("dropuot") would otherwise be ignored without a word.
+    static func unknownKeys(_ data: Data) -> [String] {
+        guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        func unknown(_ object: Any?, _ known: [String], prefix: String) -> [String] {
+            guard let object = object as? [String: Any] else { return [] }
+            return object.keys.filter { !known.contains($0) }.sorted().map { prefix + $0 }
+        }
+        return unknown(top, CodingKeys.allCases.map(\.rawValue), prefix: "")
+            + unknown(top["image"], Image.CodingKeys.allCases.map(\.rawValue), prefix: "image.")
+            + unknown(top["audio"], Audio.CodingKeys.allCases.map(\.rawValue), prefix: "audio.")
+            + unknown(top["text"], Text.CodingKeys.allCases.map(\.rawValue), prefix: "text.")
     }
 
     /// The JSON for `glassbox.config` (keys sorted, so the same config gives the same bytes).

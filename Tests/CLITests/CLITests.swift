@@ -43,7 +43,7 @@ import TestSupport
     @Test func badOptionValueIsOneErrorLine() throws {
         let r = try Self.run(["bench", "--samples", "0"])
         #expect(r.status == 1)
-        #expect(r.stderr == "error: --samples must be at least 1, got 0\n")
+        #expect(r.stderr == "error: --samples must be in 1…1000, got 0\n")
         let notNumber = try Self.run(["bench", "--samples", "many"])
         #expect(notNumber.status == 1)
         #expect(notNumber.stderr.hasPrefix("error: ") && notNumber.stderr.contains("many"))
@@ -83,7 +83,7 @@ import TestSupport
              "error: unknown config 'no-such-config' (built in: caption-small, caption-small-concat, scenes-small, scenes-small-concat; or give a .json file)"),
             (["train", "--data", "/nonexistent/d", "--out", "/tmp/glassbox-cli-run"], "error: /nonexistent/d: no such dataset folder"),
             (["train", "--data", "/tmp", "--out", "/tmp/r", "--steps", "0"], "error: --steps must be positive, got 0"),
-            (["train", "--data", "/tmp", "--out", "/tmp/r", "--augment", "sparkle"], "error: unknown augmentation 'sparkle'"),
+            (["train", "--data", "/tmp", "--out", "/tmp/r", "--augment", "sparkle"], "error: --augment: unknown augmentation 'sparkle'"),
             (["caption", "--model", "/nonexistent/m.safetensors", "--image", "/tmp/a.png"], "error: m.safetensors: cannot open: No such file or directory"),
             (["evaluate", "--model", "/tmp/m.safetensors", "--data", "/tmp", "--split", "dev"], "error: --split must be train, val or test, got 'dev'"),
         ]

@@ -137,7 +137,7 @@ public final class TrainingSet {
             }
             var audio: Tensor? = nil, waveform: [Float]? = nil
             if let preprocessor = audioPreprocessor {
-                guard let url = e.audio else { throw DatasetError("image \(e.imageId) has no audio_file, but the config needs audio") }
+                guard let url = e.audio else { throw DatasetError("\(dataset.directory.appendingPathComponent("captions.json").path): image \(e.imageId) has no audio_file, but the model needs audio") }
                 if keepWaveforms {
                     let clip = preprocessor.clip(try AudioFile.read(contentsOf: url))
                     waveform = clip
