@@ -22,17 +22,20 @@ public final class ParameterSource {
     public static func sharing(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .shared(tensors)) }
 
     /// The tensors of a checkpoint, copied as the layers request them. A missing tensor or one of
-    /// the wrong shape is recorded in ``problems`` (and replaced by zeros) instead of trapping, so
-    /// the loader can name it.
+    /// the wrong shape is recorded in ``problems`` (and replaced by an empty placeholder, so a
+    /// config that lies about sizes allocates nothing) instead of trapping, so the loader can name
+    /// it; a model with problems must not be used.
     public static func checkpoint(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .checkpoint(tensors)) }
 
     init(kind: Kind) { self.kind = kind }
 
-    func make(_ name: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
+    /// `initial` is evaluated only when drawing a fresh tensor (a sine-cosine table is not
+    /// computed for a checkpoint).
+    func make(_ name: String, _ shape: [Int], _ initial: () -> ParameterInit) -> Tensor {
         switch kind {
         case .random(var rng):
             let t: Tensor
-            switch initial {
+            switch initial() {
             case .normal(let std): t = Tensor.normal(shape, std: std, using: &rng)
             case .zeros: t = Tensor.zeros(shape)
             case .ones: t = Tensor.ones(shape)
@@ -47,10 +50,10 @@ public final class ParameterSource {
             precondition(t.shape == shape, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
             return t.isContiguous ? Tensor(storage: t.storage, shape: t.shape, offset: t.offset) : t.copy()
         case .checkpoint(let tensors):
-            guard let t = tensors[name] else { problems.append("missing tensor '\(name)'"); return Tensor.zeros(shape) }
+            guard let t = tensors[name] else { problems.append("missing tensor '\(name)'"); return Tensor.zeros([0]) }
             guard t.shape == shape else {
                 problems.append("tensor '\(name)' has shape \(t.shape), the config needs \(shape)")
-                return Tensor.zeros(shape)
+                return Tensor.zeros([0])
             }
             return t.copy()
         }
@@ -67,7 +70,7 @@ public struct ParameterScope {
 
     func name(_ local: String) -> String { prefix.isEmpty ? local : "\(prefix).\(local)" }
 
-    public func callAsFunction(_ local: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
+    public func callAsFunction(_ local: String, _ shape: [Int], _ initial: @autoclosure () -> ParameterInit) -> Tensor {
         source.make(name(local), shape, initial)
     }
 
