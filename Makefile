@@ -13,7 +13,7 @@ VENV := .venv
 NATIVE := -Xswiftc -target-cpu -Xswiftc native
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test deps testdeps pydeps build bench fixtures clean sanitize sanitize-address sanitize-thread
+.PHONY: demo test deps testdeps pydeps build bench fixtures fuzz clean sanitize sanitize-address sanitize-thread
 
 demo: deps
 	swift build -c release --product glassbox $(NATIVE)
@@ -75,5 +75,11 @@ fixtures: $(PYTHON)
 	$(PYTHON) -m pip install -q torch
 	$(PYTHON) Tests/Fixtures/make_fixtures.py
 
+# libFuzzer + AddressSanitizer on every file decoder, FUZZ_SECONDS each (README.md, "Fuzzing").
+# A separate package (Fuzzing/), so the normal build never links libFuzzer.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzzing/fuzz.sh
+
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build .build-fuzz $(VENV)

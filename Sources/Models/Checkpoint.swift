@@ -41,6 +41,12 @@ extension CaptionModel {
         }
         let vocabulary: Vocabulary
         do { vocabulary = try Vocabulary(tokens: tokens) } catch { throw fail("bad 'glassbox.vocab': \(error)") }
+        // Every block has tensors of its own: a config with more blocks than the file has tensors
+        // lies, and is refused before the layers are built.
+        for (key, count) in [("shared_layers", config.sharedLayers), ("image.encoder_layers", config.image?.encoderLayers ?? 0),
+                             ("audio.encoder_layers", config.audio?.encoderLayers ?? 0)] where count > file.tensors.count {
+            throw fail("'glassbox.config' has \(key) \(count), more blocks than the file's \(file.tensors.count) tensors")
+        }
         let source = ParameterSource.checkpoint(file.tensors)
         let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: source)
         let names = Set(model.parameters.map(\.name))

@@ -1,4 +1,5 @@
 import Foundation
+import Media
 
 /// The model's shape, exactly the JSON stored as `glassbox.config` in a checkpoint (MODEL.md,
 /// "File"): snake_case keys, absent modalities written as `null`.
@@ -115,6 +116,10 @@ extension ModelConfig {
     /// A problem with a config, one line.
     public struct Invalid: Error, CustomStringConvertible { public let description: String }
 
+    /// Largest accepted `image.size` S, in pixels (the default is 64): far above what a CPU
+    /// workbench trains, and it bounds the arithmetic on sizes.
+    public static let maxImageSize = 1024
+
     /// Checks every constraint the model relies on; throws the first violation.
     public func validate() throws {
         func require(_ ok: Bool, _ message: @autoclosure () -> String) throws { if !ok { throw Invalid(description: message()) } }
@@ -127,17 +132,24 @@ extension ModelConfig {
         try require(text.maxLen >= 2, "text.max_len must be ≥ 2, got \(text.maxLen)")
         if let i = image {
             try require(i.size > 0 && i.patch > 0 && i.size % i.patch == 0, "image.size (\(i.size)) must be a positive multiple of image.patch (\(i.patch))")
+            // Bounds the arithmetic on sizes ((S/P)², P·P·C), which would otherwise trap on a hostile config.
+            try require(i.size <= Self.maxImageSize, "image.size must be at most \(Self.maxImageSize), got \(i.size)")
             try require(i.channels == 1 || i.channels == 3, "image.channels must be 1 or 3, got \(i.channels)")
             try require(i.encoderLayers >= 0, "image.encoder_layers must be ≥ 0")
         }
         if let a = audio {
             try require(a.sampleRate > 0 && a.nFFT > 0 && a.hop > 0 && a.nMels > 0, "audio sample_rate, n_fft, hop and n_mels must be positive")
-            try require(a.sampleRate <= 384_000 && a.nFFT <= 65536 && a.nMels <= 1024,
-                        "audio sample_rate (\(a.sampleRate)), n_fft (\(a.nFFT)) and n_mels (\(a.nMels)) must be at most 384000, 65536 and 1024")
+            // A rate audio files can have, and a window of at most one second: this bounds the clip's
+            // sample count and K·n_mels, which would otherwise overflow on a hostile config.
+            try require(AudioFile.sampleRates.contains(a.sampleRate),
+                        "audio.sample_rate must be in \(AudioFile.sampleRates.lowerBound)…\(AudioFile.sampleRates.upperBound) Hz, got \(a.sampleRate)")
+            try require(a.nFFT <= a.sampleRate && a.nMels <= 1024,
+                        "audio.n_fft (\(a.nFFT)) must be at most sample_rate (\(a.sampleRate)) and n_mels (\(a.nMels)) at most 1024")
             try require(a.nFFT / 2 + 1 >= a.nMels, "audio.n_mels (\(a.nMels)) is more than the \(a.nFFT / 2 + 1) frequency bins")
             try require(a.clipSeconds > 0 && a.clipSeconds <= 60, "audio.clip_seconds must be in (0, 60], got \(a.clipSeconds)")
-            try require(a.frameStack > 0 && a.frameCount >= a.frameStack && a.frameCount % a.frameStack == 0,
-                        "audio frames (\(a.frameCount)) must be a positive multiple of frame_stack (\(a.frameStack))")
+            try require(a.frameStack > 0 && a.frameCount % a.frameStack == 0,
+                        "audio frames (\(a.frameCount)) must be a multiple of frame_stack (\(a.frameStack))")
+            try require(a.tokenCount > 0, "audio frames (\(a.frameCount)) must make at least one token of frame_stack (\(a.frameStack)) frames")
             try require(a.encoderLayers >= 0, "audio.encoder_layers must be ≥ 0")
             try require(a.frameCount <= 65536 && a.tokenCount <= Self.maxTokens, "audio: \(a.frameCount) frames and \(a.tokenCount) tokens; at most 65536 and \(Self.maxTokens)")
         }
@@ -147,7 +159,6 @@ extension ModelConfig {
         let layers = [sharedLayers, image?.encoderLayers ?? 0, audio?.encoderLayers ?? 0]
         try require(layers.allSatisfy { $0 <= 256 }, "shared_layers and encoder_layers must be ≤ 256, got \(layers.max()!)")
         if let i = image {
-            try require(i.size <= 1024, "image.size must be ≤ 1024, got \(i.size)")
             try require(i.patchCount <= Self.maxTokens, "image: \(i.patchCount) patches; at most \(Self.maxTokens)")
         }
         try require(approximateParameterCount <= Self.maxParameters,

@@ -25,8 +25,9 @@ public final class ParameterSource {
     public static func sharing(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .shared(tensors)) }
 
     /// The tensors of a checkpoint, copied as the layers request them. A missing tensor or one of
-    /// the wrong shape is recorded in ``problems`` (and replaced by zeros) instead of trapping, so
-    /// the loader can name it.
+    /// the wrong shape is recorded in ``problems`` (and replaced by an empty placeholder, so a
+    /// config that lies about sizes allocates nothing) instead of trapping, so the loader can name
+    /// it; a model with problems must not be used.
     public static func checkpoint(_ tensors: [String: Tensor]) -> ParameterSource { ParameterSource(kind: .checkpoint(tensors)) }
 
     /// A fresh model (as ``random(seed:)`` draws it) that takes every tensor `tensors` has under
@@ -39,14 +40,16 @@ public final class ParameterSource {
 
     init(kind: Kind) { self.kind = kind }
 
-    func make(_ name: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
+    /// `initial` is evaluated only when drawing a fresh tensor (a sine-cosine table is not
+    /// computed for a checkpoint).
+    func make(_ name: String, _ shape: [Int], _ initial: () -> ParameterInit) -> Tensor {
         switch kind {
         case .random(var rng):
-            let t = Self.draw(name, shape, initial, &rng)
+            let t = Self.draw(name, shape, initial(), &rng)
             kind = .random(rng)
             return t
         case .initializing(let tensors, var rng):
-            let t = Self.draw(name, shape, initial, &rng)   // drawn either way: the rest stay as a fresh model's
+            let t = Self.draw(name, shape, initial(), &rng)   // drawn either way: the rest stay as a fresh model's
             kind = .initializing(tensors, rng)
             guard let saved = tensors[name] else { fresh.append(name); return t }
             guard saved.shape == shape else {
@@ -60,10 +63,10 @@ public final class ParameterSource {
             precondition(t.shape == shape, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
             return t.isContiguous ? Tensor(storage: t.storage, shape: t.shape, offset: t.offset) : t.copy()
         case .checkpoint(let tensors):
-            guard let t = tensors[name] else { problems.append("missing tensor '\(name)'"); return Tensor.zeros(shape) }
+            guard let t = tensors[name] else { problems.append("missing tensor '\(name)'"); return Tensor.zeros([0]) }
             guard t.shape == shape else {
                 problems.append("tensor '\(name)' has shape \(t.shape), the config needs \(shape)")
-                return Tensor.zeros(shape)
+                return Tensor.zeros([0])
             }
             return t.copy()
         }
@@ -91,7 +94,7 @@ public struct ParameterScope {
 
     func name(_ local: String) -> String { prefix.isEmpty ? local : "\(prefix).\(local)" }
 
-    public func callAsFunction(_ local: String, _ shape: [Int], _ initial: ParameterInit) -> Tensor {
+    public func callAsFunction(_ local: String, _ shape: [Int], _ initial: @autoclosure () -> ParameterInit) -> Tensor {
         source.make(name(local), shape, initial)
     }
 
