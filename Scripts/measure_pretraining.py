@@ -83,7 +83,7 @@ def main():
             caps = os.path.join(run_dir, "test-captions.json")
             scores, _ = run([g, "evaluate", "--model", os.path.join(run_dir, "model.safetensors"), "--data", args.data,
                              "--captions", caps], run_dir + ".evaluate.log")
-            bleu = json.loads(scores)["bleu4"]
+            bleu = json.loads(scores)["bleu_4"]
             acc, n = shape_accuracy(caps, args.data)
             pointing = None
             if seed == args.seeds[0]:

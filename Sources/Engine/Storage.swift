@@ -1,4 +1,4 @@
-import Synchronization
+import Foundation
 
 /// A fixed-size, 64-byte-aligned buffer of `Float`, shared by a tensor and all of its views.
 ///
@@ -58,8 +58,16 @@ final class LargeBufferCache: Sendable {
     static let capacityBytes = 512 << 20
 
     private struct State { var free: [Int: [UnsafeMutablePointer<Float>]] = [:]; var bytes = 0 }
-    private struct Box: @unchecked Sendable { var state = State() }
-    private let box = Mutex(Box())
+    /// The free lists, under a pthread mutex (`NSLock`) rather than `Synchronization.Mutex`: on
+    /// Linux the latter locks with raw futex calls that ThreadSanitizer cannot see, so `make
+    /// sanitize` reported this lock's critical sections as races. Only buffers of 1 MiB and more
+    /// come here, so the lock's cost does not show.
+    private final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var state = State()
+        func withLock<R>(_ body: (Box) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(self) }
+    }
+    private let box = Box()
 
     func take(count: Int) -> UnsafeMutablePointer<Float>? {
         guard count >= Self.minimumCount else { return nil }

@@ -20,12 +20,12 @@ public enum Failpoint {
         let parts = spec.split(separator: "@", maxSplits: 1)
         return (String(parts[0]), parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
     }()
-    private static let hits = Mutex(0)
+    private static let hits = Atomic<Int>(0)
 
     /// Kills the process if this is the armed point's armed hit.
     public static func hit(_ name: String) {
         guard let armed, armed.name == name else { return }
-        let count = hits.withLock { n in n += 1; return n }
+        let count = hits.add(1, ordering: .relaxed).newValue
         if count == armed.hit { kill(getpid(), SIGKILL) }
     }
 }

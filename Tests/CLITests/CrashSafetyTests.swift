@@ -140,7 +140,9 @@ import TestSupport
     /// A file-size limit hit while checkpointing: one `error:` line naming the file, exit 1, the
     /// previous checkpoint byte for byte as it was, no temporary file; resuming without the
     /// limit then finishes equal to the uninterrupted run.
-    @Test func fileSizeLimitKeepsThePreviousCheckpoint() throws {
+    @Test(.disabled(if: ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil,
+                    "ThreadSanitizer's runtime dies by SIGBUS under a file-size limit (make sanitize-thread)"))
+    func fileSizeLimitKeepsThePreviousCheckpoint() throws {
         let run = Self.root.appendingPathComponent("ulimit")
         let killed = try Self.run(Self.trainArguments(run), environment: ["GLASSBOX_FAILPOINT": "checkpoint.between-files@3"])
         #expect(killed.signaled)
