@@ -19,6 +19,9 @@ struct PretrainCommand: ParsableCommand {
         Example: glassbox pretrain --data data/shapes --out runs/pre --objective masked-patches
         """)
 
+    /// Default steps: 1000 at 24 images fit the 3-minute budget on 2 cores (README, "Pretraining").
+    static let defaultSteps = 1000
+
     @OptionGroup var common: RunOptions
     @Option(help: "Comma-separated objectives: masked-patches, masked-frames, masked-words (default: every one the config's inputs allow).")
     var objective: String?
@@ -26,6 +29,7 @@ struct PretrainCommand: ParsableCommand {
 
     func run() throws {
         var options = try common.trainingOptions()
+        if common.steps == nil { options.steps = Self.defaultSteps }
         if let maskRatio {
             guard maskRatio > 0 && maskRatio < 1 else { throw UserError("--mask-ratio must be in (0, 1), got \(maskRatio)") }
             options.maskRatio = maskRatio
