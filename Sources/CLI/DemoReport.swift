@@ -98,7 +98,7 @@ struct DemoReport {
         }
         func curve(_ run: String) -> [(x: Double, y: Double)] { log(run).compactMap { e in e.bleu.map { (e.step, $0) } } }
         let chart = LineChart(title: "Validation BLEU-4 with \(p.plan.fineTuneImages) captioned images", xLabel: "step", yLabel: "BLEU-4", series: [
-            .init(name: "fine-tuned from pretraining", points: curve("fine-tuned"), color: [44, 160, 44]),
+            .init(name: "fine-tuned", points: curve("fine-tuned"), color: [44, 160, 44]),
             .init(name: "from scratch", points: curve("from-scratch"), color: [214, 39, 40]),
         ])
         try writeAtomically(PNG.encode(chart.render().image), to: url("fine-tuning.png"))
