@@ -184,8 +184,13 @@ public final class CaptionModel: Module {
     /// `textLengths` (one per text row, each ≥ 1) switches the text to bidirectional attention:
     /// a text position sees every non-padding text position of its row, before and after it
     /// (masked-word pretraining); nil is the causal attention of captioning.
+    ///
+    /// `residuals`, when given, receives the text positions' residual stream [B, L, d] before the
+    /// first shared block (index 0) and after each block i (index i + 1), before `shared.norm`
+    /// (the logit lens reads them).
     public func decode(prefix memory: Tensor, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
-                       textLengths: [Int]? = nil, observe: AttentionObserver? = nil) -> Tensor {
+                       textLengths: [Int]? = nil, observe: AttentionObserver? = nil,
+                       residuals: ((Int, Tensor) -> Void)? = nil) -> Tensor {
         let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
         precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
         let (inputs, m) = (memory.shape[0], memory.shape[1])
@@ -199,13 +204,19 @@ public final class CaptionModel: Module {
                 : memory.reshaped([inputs, 1, m, config.dModel]).expanded(to: [inputs, b / inputs, m, config.dModel]).reshaped([b, m, config.dModel])
             h = Tensor.concatenate([prefix, text], axis: 1)       // [B, M + L, d]
             let mask = textLengths.map { Self.bidirectionalMask(prefix: m, lengths: $0, text: l) } ?? Self.prefixLMMask(prefix: m, text: l)
-            for (i, block) in concatBlocks.enumerated() { h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe) }
+            residuals?(0, text)
+            for (i, block) in concatBlocks.enumerated() {
+                h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
+                residuals?(i + 1, h.sliced(axis: 1, m..<(m + l)))
+            }
             h = h.sliced(axis: 1, m..<(m + l))                    // text positions
         case .cross:
             h = text
             let mask = textLengths.map { Self.bidirectionalMask(prefix: 0, lengths: $0, text: l) } ?? Self.causalMask(l)
+            residuals?(0, h)
             for (i, block) in crossBlocks.enumerated() {
                 h = block(h, memory: memory, textMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
+                residuals?(i + 1, h)
             }
         }
         return head(sharedNorm(h))
