@@ -104,3 +104,25 @@ func modelInputs(_ config: ModelConfig, image: String?, audio: String?) throws -
     }
     return (imageInput, audioInput)
 }
+
+/// The caption's word ids for `explain` and `lens`: `caption` tokenized (every word must be in the
+/// vocabulary), or the model's greedy caption. At most `max_len` words.
+func captionWordIds(_ net: CaptionModel, caption: String?, image: Tensor?, audio: Tensor?) throws -> [Int32] {
+    var ids: [Int32]
+    if let caption {
+        let words = Tokenizer.words(caption)
+        guard !words.isEmpty else { throw UserError("--caption is empty") }
+        if let unknown = words.first(where: { !net.vocabulary.contains($0) }) {
+            throw UserError("--caption: unknown word '\(unknown)' (not in the model's vocabulary)")
+        }
+        ids = words.map(net.vocabulary.id)
+    } else {
+        ids = net.generate(image: image, audio: audio, strategy: .greedy)[0].tokenIds
+        if ids.last == Vocabulary.eos { ids.removeLast() }
+        guard !ids.isEmpty else { throw UserError("the model's caption is empty; pass --caption") }
+    }
+    guard ids.count <= net.config.text.maxLen else {
+        throw UserError("--caption has \(ids.count) words; this model reads at most \(net.config.text.maxLen) text positions")
+    }
+    return ids
+}

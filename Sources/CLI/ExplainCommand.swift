@@ -48,7 +48,7 @@ struct ExplainCommand: ParsableCommand {
         try checkOutputFolder(out, flag: "--out")
         try ExplanationFiles.checkDestination(URL(fileURLWithPath: out))
         let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)   // [1, …]
-        let ids = try captionIds(net, image: imageBatch, audio: audioBatch)
+        let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         let imageInput = imageBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }, audioInput = audioBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }
         let words = net.vocabulary.decode(ids)
         let targets: [Int]
@@ -76,28 +76,6 @@ struct ExplainCommand: ParsableCommand {
         try files.write(to: URL(fileURLWithPath: out))
         let summary = results.map { "\($0.wordIndex):\($0.word) \(String(format: "%.3f", $0.logprob))" }.joined(separator: ", ")
         print("\(Vocabulary.join(words)) — \(method.rawValue) of \(summary) → \(out)")
-    }
-
-    /// The caption's word ids: --caption tokenized (every word must be in the vocabulary), or the
-    /// model's greedy caption.
-    func captionIds(_ net: CaptionModel, image: Tensor?, audio: Tensor?) throws -> [Int32] {
-        var ids: [Int32]
-        if let caption {
-            let words = Tokenizer.words(caption)
-            guard !words.isEmpty else { throw UserError("--caption is empty") }
-            if let unknown = words.first(where: { !net.vocabulary.contains($0) }) {
-                throw UserError("--caption: unknown word '\(unknown)' (not in the model's vocabulary)")
-            }
-            ids = words.map(net.vocabulary.id)
-        } else {
-            ids = net.generate(image: image, audio: audio, strategy: .greedy)[0].tokenIds
-            if ids.last == Vocabulary.eos { ids.removeLast() }
-            guard !ids.isEmpty else { throw UserError("the model's caption is empty; pass --caption") }
-        }
-        guard ids.count <= net.config.text.maxLen else {
-            throw UserError("--caption has \(ids.count) words; this model reads at most \(net.config.text.maxLen) text positions")
-        }
-        return ids
     }
 
     func settings(_ config: ModelConfig) throws -> ExplainSettings {

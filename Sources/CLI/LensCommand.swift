@@ -30,20 +30,9 @@ struct LensCommand: ParsableCommand {
         try checkOutputFolder(out, flag: "--out")
         let net = try loadModel(model)
         let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)
-        var ids: [Int32]
-        if let caption {
-            let words = Tokenizer.words(caption)
-            guard !words.isEmpty else { throw UserError("--caption is empty") }
-            if let unknown = words.first(where: { !net.vocabulary.contains($0) }) {
-                throw UserError("--caption: unknown word '\(unknown)' (not in the model's vocabulary)")
-            }
-            ids = words.map(net.vocabulary.id)
-        } else {
-            ids = net.generate(image: imageBatch, audio: audioBatch)[0].tokenIds
-            if ids.last == Vocabulary.eos { ids.removeLast() }
-        }
-        guard ids.count + 1 <= net.config.text.maxLen else {
-            throw UserError("--caption has \(ids.count) words; this model reads at most \(net.config.text.maxLen - 1)")
+        let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
+        guard ids.count + 1 <= net.config.text.maxLen else {   // the lens also reads the position that predicts <eos>
+            throw UserError("--caption has \(ids.count) words; the lens of this model reads at most \(net.config.text.maxLen - 1)")
         }
         let unbatch = { (t: Tensor?) in t.map { $0.reshaped(Array($0.shape.dropFirst())) } }
         let lens = net.logitLens(image: unbatch(imageBatch), audio: unbatch(audioBatch), caption: ids, top: top)
