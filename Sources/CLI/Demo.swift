@@ -68,6 +68,8 @@ struct Demo: ParsableCommand {
                                                  "--caption", caption, "--word", String(word.index), "--method", method.rawValue,
                                                  "--out", path("explain/\(method.rawValue)"), "--samples", String(sampleCount(method, plan))])
         }
+        try runCommand(LensCommand.self, ["--model", path("shapes/model.safetensors"), "--image", example.image.path,
+                                          "--caption", caption, "--out", path("lens")])
         for (n, e) in test.prefix(2).enumerated() {   // whole-caption strips
             try runCommand(ExplainCommand.self, ["--model", path("shapes/model.safetensors"), "--image", e.image.path,
                                                  "--method", "integrated-gradients", "--out", path("explain/strip-\(n)")])

@@ -67,6 +67,16 @@ struct DemoReport {
             b.append(.table(header: header, rows: rows, note: "\(scenes.report.words) grounded words of \(scenes.report.examples) test scenes. Audio pointing: the top audio token overlaps the spoken word; modality: the word's own modality gets the larger share."))
             sections.append(.init(title: "Image + audio: the audio view", blocks: b))
         }
+        if FileManager.default.fileExists(atPath: url("lens/lens.png").path) {
+            sections.append(.init(title: "Inside the model: the logit lens", blocks: [
+                .paragraph("""
+                    Each shared layer's state at each position of "\(explained.caption)", read out through the model's final \
+                    norm and head as if it were the last layer: where along the depth the next word becomes predictable. \
+                    Brighter cells give the caption's next word a higher probability; each cell names that layer's top word.
+                    """),
+                .image(url("lens/lens.png"), caption: "Logit lens (glassbox lens): rows are layers, the embedding at the bottom"),
+            ]))
+        }
         if let pretraining { sections.append(try pretrainingSection(pretraining, word: word)) }
         let (header, rows) = ExplanationTable.rows(shapesReport)
         sections.append(.init(title: "How far to trust each method", blocks: [
