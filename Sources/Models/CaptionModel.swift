@@ -101,21 +101,32 @@ public final class CaptionModel: Module {
     // MARK: Encoders
 
     /// MODEL.md "Image" steps 3–4: pixels [B, S, S, C] (normalised) → tokens [B, N, d].
-    public func encodeImage(_ pixels: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
-        guard config.image != nil, let patch = imagePatch, let position = imagePosition, let norm = imageNorm else {
-            preconditionFailure("this model has no image input")
-        }
-        return encodeImage(patchEmbeddings: patch(imagePatches(pixels)), mode: mode, rng: &rng, observe: observe)
+    public func encodeImage(_ pixels: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil,
+                            tap: ActivationTap? = nil) -> Tensor {
+        guard config.image != nil, let patch = imagePatch else { preconditionFailure("this model has no image input") }
+        return encodeImage(patchEmbeddings: patch(imagePatches(pixels)), mode: mode, rng: &rng, observe: observe, tap: tap)
     }
 
     /// MODEL.md "Image" step 4 from the projected patches `image.patch(x)` [B, N, d]: positions,
     /// encoder blocks, `image.norm`, modality. Masked-patch pretraining enters here, with some
-    /// patches' embeddings replaced by its mask token.
-    public func encodeImage(patchEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
+    /// patches' embeddings replaced by its mask token. `tap` sees "image.embed" (with positions),
+    /// each block's activations ("image.enc.i", …) and "image.out" (the encoder's output).
+    public func encodeImage(patchEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil,
+                            tap: ActivationTap? = nil) -> Tensor {
         guard let position = imagePosition, let norm = imageNorm else { preconditionFailure("this model has no image input") }
-        var h = patchEmbeddings + position
-        for (i, block) in imageBlocks.enumerated() { h = block(h, mask: nil, mode: mode, rng: &rng, name: "image.enc.\(i)", observe: observe) }
-        return norm(h) + modality.sliced(axis: 0, 0..<1)
+        return encode(patchEmbeddings + position, blocks: imageBlocks, norm: norm, modality: 0, name: "image",
+                      mode: mode, rng: &rng, observe: observe, tap: tap)
+    }
+
+    /// An encoder's blocks, norm and modality embedding over its embedded tokens [B, n, d].
+    private func encode(_ embedded: Tensor, blocks: [EncoderBlock], norm: LayerNorm, modality m: Int, name: String,
+                        mode: Mode, rng: inout SplitMix64, observe: AttentionObserver?, tap: ActivationTap?) -> Tensor {
+        var h = tap?("\(name).embed", embedded) ?? embedded
+        for (i, block) in blocks.enumerated() {
+            h = block(h, mask: nil, mode: mode, rng: &rng, name: "\(name).enc.\(i)", observe: observe, tap: tap)
+        }
+        let out = norm(h) + modality.sliced(axis: 0, m..<(m + 1))
+        return tap?("\(name).out", out) ?? out
     }
 
     /// MODEL.md "Image" step 3: pixels [B, S, S, C] (normalised) → patch features [B, N, P·P·C],
@@ -131,11 +142,10 @@ public final class CaptionModel: Module {
     }
 
     /// MODEL.md "Audio" step 3: log-mel [B, T, n_mels] → tokens [B, A, d] (groups of K frames).
-    public func encodeAudio(_ features: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
-        guard let audio = config.audio, let frame = audioFrame, let position = audioPosition, let norm = audioNorm else {
-            preconditionFailure("this model has no audio input")
-        }
-        return encodeAudio(tokenEmbeddings: frame(audioTokens(features)), mode: mode, rng: &rng, observe: observe)
+    public func encodeAudio(_ features: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil,
+                            tap: ActivationTap? = nil) -> Tensor {
+        guard config.audio != nil, let frame = audioFrame else { preconditionFailure("this model has no audio input") }
+        return encodeAudio(tokenEmbeddings: frame(audioTokens(features)), mode: mode, rng: &rng, observe: observe, tap: tap)
     }
 
     /// MODEL.md "Audio" step 3: log-mel [B, T, n_mels] → token features [B, A, K·n_mels], ordered
@@ -148,12 +158,12 @@ public final class CaptionModel: Module {
     }
 
     /// The audio encoder from projected tokens `audio.frame(x)` [B, A, d] (see
-    /// ``encodeImage(patchEmbeddings:mode:rng:observe:)``).
-    public func encodeAudio(tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil) -> Tensor {
+    /// ``encodeImage(patchEmbeddings:mode:rng:observe:tap:)``; its activations are named "audio.…").
+    public func encodeAudio(tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64, observe: AttentionObserver? = nil,
+                            tap: ActivationTap? = nil) -> Tensor {
         guard let position = audioPosition, let norm = audioNorm else { preconditionFailure("this model has no audio input") }
-        var h = tokenEmbeddings + position
-        for (i, block) in audioBlocks.enumerated() { h = block(h, mask: nil, mode: mode, rng: &rng, name: "audio.enc.\(i)", observe: observe) }
-        return norm(h) + modality.sliced(axis: 0, 1..<2)
+        return encode(tokenEmbeddings + position, blocks: audioBlocks, norm: norm, modality: 1, name: "audio",
+                      mode: mode, rng: &rng, observe: observe, tap: tap)
     }
 
     /// text.embed[id] for decoder input ids [B, L] → [B, L, d]: the token-embedding input that
@@ -165,12 +175,12 @@ public final class CaptionModel: Module {
     /// The encoded inputs [B, M, d]: image tokens then audio tokens (the cross-attention memory,
     /// or the prefix of the concatenated sequence). Computed once per input, reused by decoders.
     public func encodePrefix(image: Tensor?, audio: Tensor?, mode: Mode, rng: inout SplitMix64,
-                             observe: AttentionObserver? = nil) -> Tensor {
+                             observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
         precondition((image != nil) == (config.image != nil) && (audio != nil) == (config.audio != nil),
                      "inputs must match the config's modalities (image: \(config.image != nil), audio: \(config.audio != nil))")
         var prefix: [Tensor] = []
-        if let image { prefix.append(encodeImage(image, mode: mode, rng: &rng, observe: observe)) }
-        if let audio { prefix.append(encodeAudio(audio, mode: mode, rng: &rng, observe: observe)) }
+        if let image { prefix.append(encodeImage(image, mode: mode, rng: &rng, observe: observe, tap: tap)) }
+        if let audio { prefix.append(encodeAudio(audio, mode: mode, rng: &rng, observe: observe, tap: tap)) }
         return prefix.count == 1 ? prefix[0] : Tensor.concatenate(prefix, axis: 1)
     }
 
@@ -185,17 +195,18 @@ public final class CaptionModel: Module {
     /// a text position sees every non-padding text position of its row, before and after it
     /// (masked-word pretraining); nil is the causal attention of captioning.
     ///
-    /// `residuals`, when given, receives the text positions' residual stream [B, L, d] before the
-    /// first shared block (index 0) and after each block i (index i + 1), before `shared.norm`
-    /// (the logit lens reads them).
+    /// `tap` sees "text.embed" (the text positions' input [B, L, d]: token, position and modality
+    /// embeddings) and each shared block's activations ("shared.i", "shared.i.mlp.hidden", …). With
+    /// concat fusion a shared block's activations cover the whole sequence [B, M + L, …], the
+    /// prefix's positions first; with cross fusion only the text [B, L, …].
     public func decode(prefix memory: Tensor, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
-                       textLengths: [Int]? = nil, observe: AttentionObserver? = nil,
-                       residuals: ((Int, Tensor) -> Void)? = nil) -> Tensor {
+                       textLengths: [Int]? = nil, observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
         let (b, l) = (tokenEmbeddings.shape[0], tokenEmbeddings.shape[1])
         precondition(l <= config.text.maxLen, "text of \(l) positions is longer than max_len \(config.text.maxLen)")
         let (inputs, m) = (memory.shape[0], memory.shape[1])
         precondition(inputs > 0 && b % inputs == 0, "text batch \(b) is not a multiple of the prefix batch \(inputs)")
-        let text = tokenEmbeddings + textPosition.sliced(axis: 0, 0..<l) + modality.sliced(axis: 0, 2..<3)
+        var text = tokenEmbeddings + textPosition.sliced(axis: 0, 0..<l) + modality.sliced(axis: 0, 2..<3)
+        if let tap { text = tap("text.embed", text) }
         var h: Tensor
         switch config.fusion {
         case .concat:
@@ -204,19 +215,15 @@ public final class CaptionModel: Module {
                 : memory.reshaped([inputs, 1, m, config.dModel]).expanded(to: [inputs, b / inputs, m, config.dModel]).reshaped([b, m, config.dModel])
             h = Tensor.concatenate([prefix, text], axis: 1)       // [B, M + L, d]
             let mask = textLengths.map { Self.bidirectionalMask(prefix: m, lengths: $0, text: l) } ?? Self.prefixLMMask(prefix: m, text: l)
-            residuals?(0, text)
             for (i, block) in concatBlocks.enumerated() {
-                h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
-                residuals?(i + 1, h.sliced(axis: 1, m..<(m + l)))
+                h = block(h, mask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe, tap: tap)
             }
             h = h.sliced(axis: 1, m..<(m + l))                    // text positions
         case .cross:
             h = text
             let mask = textLengths.map { Self.bidirectionalMask(prefix: 0, lengths: $0, text: l) } ?? Self.causalMask(l)
-            residuals?(0, h)
             for (i, block) in crossBlocks.enumerated() {
-                h = block(h, memory: memory, textMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe)
-                residuals?(i + 1, h)
+                h = block(h, memory: memory, textMask: mask, mode: mode, rng: &rng, name: "shared.\(i)", observe: observe, tap: tap)
             }
         }
         return head(sharedNorm(h))
@@ -224,15 +231,15 @@ public final class CaptionModel: Module {
 
     /// Logits [B, L, V] for decoder inputs whose token embeddings are `tokenEmbeddings` [B, L, d].
     public func logits(image: Tensor?, audio: Tensor?, tokenEmbeddings: Tensor, mode: Mode, rng: inout SplitMix64,
-                       observe: AttentionObserver? = nil) -> Tensor {
-        let memory = encodePrefix(image: image, audio: audio, mode: mode, rng: &rng, observe: observe)
-        return decode(prefix: memory, tokenEmbeddings: tokenEmbeddings, mode: mode, rng: &rng, observe: observe)
+                       observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
+        let memory = encodePrefix(image: image, audio: audio, mode: mode, rng: &rng, observe: observe, tap: tap)
+        return decode(prefix: memory, tokenEmbeddings: tokenEmbeddings, mode: mode, rng: &rng, observe: observe, tap: tap)
     }
 
     /// Logits for decoder input ids [B, L].
     public func logits(image: Tensor?, audio: Tensor?, tokens: IndexArray, mode: Mode, rng: inout SplitMix64,
-                       observe: AttentionObserver? = nil) -> Tensor {
-        logits(image: image, audio: audio, tokenEmbeddings: embedTokens(tokens), mode: mode, rng: &rng, observe: observe)
+                       observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
+        logits(image: image, audio: audio, tokenEmbeddings: embedTokens(tokens), mode: mode, rng: &rng, observe: observe, tap: tap)
     }
 
     // MARK: Masks (1 = forbidden)

@@ -29,10 +29,16 @@ extension CaptionModel {
         precondition(inputs.count <= config.text.maxLen, "caption of \(caption.count) words is longer than max_len − 1")
         let batch = { (t: Tensor?) in t.map { $0.detached().reshaped([1] + $0.shape) } }
         let memory = encodePrefix(image: batch(image), audio: batch(audio), mode: .inference, rng: &rng)
+        // The text positions' residual stream: the decoder's input, then after each shared block
+        // (with concat fusion the block's output covers the prefix too: its last l positions are the text).
+        let v = vocabulary.count, l = inputs.count
+        let layers = Set(["text.embed"] + (0..<config.sharedLayers).map { "shared.\($0)" })
         var streams: [Tensor] = []
         _ = decode(prefix: memory, tokenEmbeddings: embedTokens(IndexArray(inputs, shape: [1, inputs.count])), mode: .inference,
-                   rng: &rng, residuals: { _, h in streams.append(h) })
-        let v = vocabulary.count, l = inputs.count
+                   rng: &rng, tap: { name, h in
+                       if layers.contains(name) { streams.append(h.sliced(axis: 1, (h.shape[1] - l)..<h.shape[1])) }
+                       return h
+                   })
         var lens = LogitLens(layers: ["embed"] + (0..<(streams.count - 1)).map { "shared.\($0)" }, inputs: inputs, targets: targets,
                              targetLogprobs: [], targetRanks: [], topTokens: [])
         for h in streams {

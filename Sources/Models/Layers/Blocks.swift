@@ -6,6 +6,11 @@ public typealias AttentionObserver = (_ block: String, _ kind: AttentionKind, _ 
 
 public enum AttentionKind: String, Sendable { case selfAttention = "self", crossAttention = "cross" }
 
+/// Receives each named activation as it is computed (Docs/model.md "Named activations"): the
+/// name ("image.enc.0.attn", "shared.1", …) and the tensor. Returns the tensor the forward pass
+/// continues with: the same one to read (cache) it, another of the same shape to write (patch) it.
+public typealias ActivationTap = (_ name: String, _ activation: Tensor) -> Tensor
+
 /// Pre-LayerNorm encoder / concat block (MODEL.md "Blocks"):
 ///   h += Attn(norm1(h));  h += MLP(norm2(h)), with dropout on each branch's output in training.
 public final class EncoderBlock: Module {
@@ -16,11 +21,15 @@ public final class EncoderBlock: Module {
         norm2 = LayerNorm(d, eps: eps, p.child("norm2")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
+    /// `tap` sees "NAME.attn" (the attention branch's output), "NAME.mlp.hidden" (after GELU),
+    /// "NAME.mlp" (the MLP branch's output) and "NAME" (the residual stream after the block).
     public func callAsFunction(_ h: Tensor, mask: Tensor?, mode: Mode, rng: inout SplitMix64,
-                               name: String = "", observe: AttentionObserver? = nil) -> Tensor {
-        let a = attn(norm1(h), mask: mask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+                               name: String = "", observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
+        var a = attn(norm1(h), mask: mask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        if let tap { a = tap("\(name).attn", a) }
         let h = h + residualDropout(a, mode, &rng)
-        return h + residualDropout(mlp(norm2(h)), mode, &rng)
+        let out = h + residualDropout(mlp(norm2(h), tap: tap.map { f in { f("\(name).\($0)", $1) } }), mode, &rng)
+        return tap?(name, out) ?? out
     }
 
     public var parameters: [NamedParameter] { nested(("norm1", norm1), ("attn", attn), ("norm2", norm2), ("mlp", mlp)) }
@@ -54,17 +63,22 @@ public final class CrossBlock: Module {
 
     /// `textMask`: the self-attention mask, [L, L] or [B, 1, L, L] (causal for captioning;
     /// padding only for masked-word pretraining).
+    /// `tap` sees "NAME.self" and "NAME.cross" (the attention branches' outputs), "NAME.mlp.hidden",
+    /// "NAME.mlp" and "NAME" (the text residual stream after the block).
     public func callAsFunction(_ h: Tensor, memory: Tensor, textMask: Tensor, mode: Mode, rng: inout SplitMix64,
-                               name: String = "", observe: AttentionObserver? = nil) -> Tensor {
-        let s = selfAttention(norm1(h), mask: textMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+                               name: String = "", observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
+        var s = selfAttention(norm1(h), mask: textMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        if let tap { s = tap("\(name).self", s) }
         var h = h + residualDropout(s, mode, &rng)
         let (n, l, d) = (h.shape[0], h.shape[1], h.shape[2]), b = memory.shape[0]
         precondition(b > 0 && n % b == 0, "text batch \(n) is not a multiple of the memory batch \(b)")
         let queries = b == n ? norm2(h) : norm2(h).reshaped([b, n / b * l, d])
-        let c = crossAttention(queries, memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } })
+        var c = crossAttention(queries, memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } })
             .reshaped([n, l, d])
+        if let tap { c = tap("\(name).cross", c) }
         h = h + residualDropout(c, mode, &rng)
-        return h + residualDropout(mlp(norm3(h)), mode, &rng)
+        let out = h + residualDropout(mlp(norm3(h), tap: tap.map { f in { f("\(name).\($0)", $1) } }), mode, &rng)
+        return tap?(name, out) ?? out
     }
 
     public var parameters: [NamedParameter] {

@@ -40,7 +40,11 @@ public final class MLP: Module {
         fc1 = Linear(d, hidden, p.child("fc1")); fc2 = Linear(hidden, d, p.child("fc2"))
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(x).gelu()) }
+    /// `tap` sees "mlp.hidden" [..., hidden] after GELU and "mlp" [..., d], the output.
+    public func callAsFunction(_ x: Tensor, tap: ActivationTap? = nil) -> Tensor {
+        guard let tap else { return fc2(fc1(x).gelu()) }
+        return tap("mlp", fc2(tap("mlp.hidden", fc1(x).gelu())))
+    }
 
     public var parameters: [NamedParameter] { nested(("fc1", fc1), ("fc2", fc2)) }
 }
