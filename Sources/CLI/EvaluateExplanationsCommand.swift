@@ -14,7 +14,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
 
     @Option(help: "Model checkpoint (.safetensors).") var model: String
     @Option(help: "Built-in dataset folder (with grounding.json).") var data: String
-    @Option(help: "Comma-separated methods (default: all).") var methods: String?
+    @Option(help: "Comma-separated methods, and causal-patching for the causal pointing game (default: all).") var methods: String?
     @Option(help: "Test examples to explain.") var count = 20
     @Option(help: "Words that get the sanity checks (randomisation cascade and self-agreement).") var sanityWords = 4
     @Option(help: "Points on each deletion/insertion curve.") var curveSteps = 16
@@ -25,6 +25,8 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "Occlusion stride on the image, pixels (default: half the window).") var stride: Int?
     @Option(help: "Split to evaluate on.") var split = "test"
     @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
+    @Option(help: "How the causal pointing game corrupts a word's input: removal (the object's pixels / the word's frames filled with the rest's mean) or noise.")
+    var causalCorruption: CausalCorruption = .removal
     @OptionGroup var memory: MemoryLimitOption
 
     func run() throws {
@@ -36,15 +38,19 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         if let samples { guard samples >= 2 && samples <= 1_000_000 else { throw UserError("--samples must be in 2…1000000, got \(samples)") } }
         var options = ExplanationEvaluator.Options()
         if let methods {
-            options.methods = try methods.split(separator: ",").map { name in
-                guard let m = ExplainMethod(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                    throw UserError("--methods: unknown method '\(name)' (known: \(ExplainMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+            // "causal-patching" is the causal pointing game, not an attribution method.
+            let known = ExplainMethod.allCases.map(\.rawValue) + ["causal-patching"]
+            let names = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            options.methods = try names.filter { $0 != "causal-patching" }.map { name in
+                guard let m = ExplainMethod(rawValue: name) else {
+                    throw UserError("--methods: unknown method '\(name)' (known: \(known.joined(separator: ", ")))")
                 }
                 return m
             }
-            guard !options.methods.isEmpty else { throw UserError("--methods: no method named (known: \(ExplainMethod.allCases.map(\.rawValue).joined(separator: ", ")))") }
+            options.causal = names.contains("causal-patching")
+            guard !names.isEmpty else { throw UserError("--methods: no method named (known: \(known.joined(separator: ", ")))") }
         }
-        options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split
+        options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split; options.causalCorruption = causalCorruption
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
         for (flag, value) in [("--window", window), ("--stride", stride)] {
             if let value { guard value >= 1 && value <= 1024 else { throw UserError("\(flag) must be in 1…1024 pixels, got \(value)") } }

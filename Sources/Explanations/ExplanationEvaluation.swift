@@ -37,6 +37,10 @@ public struct ExplanationEvaluator {
         public var steps = 16
         public var settings = ExplainSettings()
         public var split = "test"
+        /// Also play the causal pointing game (``causalReport(_:step:)``), reported as the
+        /// method "causal-patching".
+        public var causal = true
+        public var causalCorruption = CausalCorruption.removal
         public init() {}
     }
 
@@ -230,7 +234,7 @@ public struct ExplanationEvaluator {
         }
         let stages = cascade(seed: options.settings.seed &+ 7)
         let sanityCases = Array(cases.prefix(options.sanityWords))
-        let total = options.methods.count * (cases.count + sanityCases.count * (stages.count + 1))
+        let total = options.methods.count * (cases.count + sanityCases.count * (stages.count + 1)) + (options.causal ? cases.count : 0)
         var done = 0
         var reports: [MethodReport] = []
         for method in options.methods {
@@ -298,13 +302,90 @@ public struct ExplanationEvaluator {
             r.completenessGap = gaps.isEmpty ? nil : gaps.reduce(0, +) / Double(gaps.count)
             reports.append(r)
         }
+        if options.causal {
+            var r = causalReport(cases) { done += 1; progress?(done, total, "causal-patching") }
+            r.randomDeletion = cases.indices.map { randomCurves[$0].0 }; r.randomInsertion = cases.indices.map { randomCurves[$0].1 }
+            reports.append(r)
+        }
         return EvaluationReport(dataset: dataset.directory.path, split: options.split, examples: Set(cases.map(\.example.imageId)).count,
                                 words: cases.count, sanityWords: sanityCases.count, steps: options.steps,
                                 fill: "baseline: mid-grey image (0 after normalisation), log-mel 0, zero token embedding",
                                 methods: reports)
     }
 
+    /// The causal pointing game: for each word, its own modality's input is corrupted
+    /// (``CausalCorruption``) and each image token (or audio token) is restored alone at the encoder
+    /// output (``CausalPatching``, layer "out"); a hit is when the token that restores the most of
+    /// log p(word) overlaps the object's mask (the audio word's span). The restored shares also
+    /// order the features for the deletion/insertion curves. No sanity checks (it is not an
+    /// attribution method).
+    func causalReport(_ cases: [Case], step: () -> Void) -> MethodReport {
+        var r = MethodReport(method: "causal-patching")
+        var milliseconds: [Double] = []
+        for (i, c) in cases.enumerated() {
+            let began = Date()
+            let modality: Modality = c.word.modality == "audio" ? .audio : .image
+            var tracer = CausalPatching(model: model, image: c.image, audio: c.audio, caption: c.caption, wordIndex: c.word.index)
+            tracer.batchSize = options.settings.batchSize
+            let result = tracer.run(corruption(c, modality, seed: options.settings.seed &+ UInt64(i)), layers: ["out"])
+            milliseconds.append(Date().timeIntervalSince(began) * 1000)
+            let scores = (result.row("out", modality) ?? []).map { $0 ?? 0 }
+            let order = Self.order(scores), top = order[0]
+            if modality == .image, let mask = c.mask {
+                let hit: Double = patchOverlapsMask(top, mask) ? 1 : 0
+                r.pointing.append(hit)
+                r.pointingByWord[c.word.word, default: []].append(hit)
+                r.pointingByObjects[c.objects > 1 ? "several objects" : "one object", default: []].append(hit)
+            } else if let span = c.word.span {
+                r.audioPointing.append(tokenOverlapsSpan(top, span) ? 1 : 0)
+            }
+            let (deletion, insertion) = curves(c, order: order)
+            r.deletion.append(deletion); r.insertion.append(insertion)
+            step()
+        }
+        r.medianMilliseconds = median(milliseconds)
+        return r
+    }
+
+    /// The corrupted input for a word of `modality`.
+    func corruption(_ c: Case, _ modality: Modality, seed: UInt64) -> Corruption {
+        switch options.causalCorruption {
+        case .noise: return .noise(modalities: [modality], scale: 3, seed: seed)
+        case .removal:
+            if modality == .image, let image = c.image, let mask = c.mask {
+                // The object's pixels take the mean colour of the rest of the image.
+                let channels = image.shape[2], v = image.scalars
+                var fill = [Double](repeating: 0, count: channels), n = 0.0
+                for (p, inside) in mask.enumerated() where !inside { n += 1; for ch in 0..<channels { fill[ch] += Double(v[p * channels + ch]) } }
+                var out = v
+                for (p, inside) in mask.enumerated() where inside { for ch in 0..<channels { out[p * channels + ch] = Float(fill[ch] / max(n, 1)) } }
+                return .image(Tensor(out, shape: image.shape))
+            }
+            if modality == .audio, let audio = c.audio, let span = c.word.span, let a = model.config.audio {
+                // The word's frames take the clip's mean log-mel frame outside the span.
+                let (frames, mels) = (audio.shape[0], audio.shape[1]), seconds = Double(a.hop) / Double(a.sampleRate)
+                let inside = (0..<frames).map { t in Double(t) * seconds < span[1] && span[0] < Double(t + 1) * seconds }
+                let v = audio.scalars
+                var fill = [Double](repeating: 0, count: mels), n = 0.0
+                for t in 0..<frames where !inside[t] { n += 1; for m in 0..<mels { fill[m] += Double(v[t * mels + m]) } }
+                var out = v
+                for t in 0..<frames where inside[t] { for m in 0..<mels { out[t * mels + m] = Float(fill[m] / max(n, 1)) } }
+                return .audio(Tensor(out, shape: audio.shape))
+            }
+            return .noise(modalities: [modality], scale: 3, seed: seed)
+        }
+    }
+
     var modalityOrder: [Modality] { (model.config.image != nil ? [.image] : []) + (model.config.audio != nil ? [.audio] : []) + [.text] }
+}
+
+/// How the causal pointing game corrupts a word's input.
+public enum CausalCorruption: String, CaseIterable, Sendable {
+    /// The named object's pixels (the spoken word's frames) replaced by the mean of the rest of the
+    /// image (clip): the same scene without the evidence.
+    case removal
+    /// Gaussian noise over the whole input of the word's modality, 3× its std.
+    case noise
 }
 
 /// Spearman rank correlation (ties get their average rank); 0 when either side is constant.
