@@ -25,6 +25,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
     @Option(help: "Caption to explain (default: the model's greedy caption).") var caption: String?
     @Option(help: "Word K to explain, 1-based (default: every word).") var word: Int?
+    @Option(help: "Contrastive: explain log p(word) - log p(FOIL), why the word rather than FOIL (not for attention, rollout).") var foil: String?
     @Option(help: "Attribution method.") var method: ExplainMethod
     @Option(help: "Output folder.") var out: String
     @Option(help: "Integrated-gradients steps (default 50).") var steps: Int?
@@ -51,12 +52,25 @@ struct ExplainCommand: ParsableCommand {
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         let imageInput = imageBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }, audioInput = audioBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }
         let words = net.vocabulary.decode(ids)
+        var foilId: Int32? = nil
+        if let foil {
+            guard method != .attention && method != .rollout else {
+                throw UserError("--foil: \(method.rawValue) reads attention maps that do not depend on the word; use relevancy or a gradient or perturbation method")
+            }
+            guard net.vocabulary.contains(foil), !Vocabulary.specials.contains(foil) || foil == "<eos>" else {
+                throw UserError("--foil: unknown word '\(foil)' (not in the model's vocabulary)")
+            }
+            foilId = net.vocabulary.id(foil)
+        }
         let targets: [Int]
         if let word {
             guard word >= 1 && word <= ids.count else { throw UserError("--word must be in 1…\(ids.count) (the caption has \(ids.count) words), got \(word)") }
             targets = [word]
         } else {
             targets = Array(1...ids.count)
+        }
+        if let foilId, let same = targets.first(where: { ids[$0 - 1] == foilId }) {
+            throw UserError("--foil '\(foil!)' is word \(same) itself; a word contrasted with itself explains nothing (choose --word or another foil)")
         }
         let explainer = Explainer(model: net)
         let bar = Progress("explain \(method.rawValue)", total: targets.count)
@@ -65,7 +79,7 @@ struct ExplainCommand: ParsableCommand {
             var inner: Progress? = nil   // batched evaluations within one word (perturbation methods, IG, SmoothGrad)
             let began = Date()
             results.append(explainer.explain(image: imageInput, audio: audioInput,
-                                             caption: ids, wordIndex: k, method: method, settings: settings) { done, total in
+                                             caption: ids, wordIndex: k, method: method, settings: settings, foil: foilId) { done, total in
                 if inner == nil && total >= 256 { inner = Progress("  word \(k) \(method.rawValue)", total: total, start: began) }
                 inner?.update(done)
             })
@@ -74,7 +88,9 @@ struct ExplainCommand: ParsableCommand {
         let files = ExplanationFiles(modelPath: model, imagePath: image, audioPath: audio, captionWords: words, explanations: results,
                                      image: imageInput, audio: audioInput, config: net.config)
         try files.write(to: URL(fileURLWithPath: out))
-        let summary = results.map { "\($0.wordIndex):\($0.word) \(String(format: "%.3f", $0.logprob))" }.joined(separator: ", ")
+        let summary = results.map { e in
+            "\(e.wordIndex):\(e.word) \(String(format: "%.3f", e.logprob))" + (e.foil.map { " vs \($0) \(String(format: "%.3f", e.foilLogprob ?? .nan))" } ?? "")
+        }.joined(separator: ", ")
         print("\(Vocabulary.join(words)) — \(method.rawValue) of \(summary) → \(out)")
     }
 

@@ -43,8 +43,8 @@ public struct AttentionGraph {
         let image = target.input(.image).map { inputs[$0] }, audio = target.input(.audio).map { inputs[$0] }
         let logits = target.model.logits(image: image, audio: audio, tokenEmbeddings: inputs[target.input(.text)!],
                                          mode: .inference, rng: &rng, observe: observer)
-        let v = logits.shape[2], t = Int(target.targetId)
-        let f = logits.sliced(axis: 1, (k - 1)..<k).reshaped([1, v]).logSoftmax(axis: -1).sliced(axis: 1, t..<(t + 1)).reshaped([])
+        let v = logits.shape[2]
+        let f = target.score(logProbabilities: logits.sliced(axis: 1, (k - 1)..<k).reshaped([1, v]).logSoftmax(axis: -1)).reshaped([])
         score = Double(f.item)
         if gradients, f.requiresGrad { f.backward() }
         let (image0, audio0, text0) = (imageTokens, audioTokens, textTokens)

@@ -49,6 +49,12 @@ public struct WordExplanation {
     public var word: String
     /// log p(word | inputs, words before it).
     public var logprob: Double
+    /// The contrasted word and its log-probability, when the target was log p(word) − log p(foil).
+    public var foil: String? = nil, foilLogprob: Double? = nil
+    /// Entropy (nats) of the next-word distribution at the word's position.
+    public var entropy: Double = .nan
+    /// p(word).
+    public var probability: Double { exp(logprob) }
     public var method: ExplainMethod
     /// [S, S, C], [T, n_mels], and [K] (decoder positions: `<bos>` and the words before the target).
     /// Gradient methods give every element its own value and a text position the sum over its
@@ -81,11 +87,15 @@ public struct Explainer {
         self.model = model
     }
 
-    /// Explains word `wordIndex` (1-based) of `caption` given the inputs ([S, S, C], [T, n_mels]).
+    /// Explains word `wordIndex` (1-based) of `caption` given the inputs ([S, S, C], [T, n_mels]):
+    /// its log-probability, or with `foil` (a token id) log p(word) − log p(foil). Attention and
+    /// rollout read attention maps that do not depend on the word, so they take no foil.
     public func explain(image: Tensor?, audio: Tensor?, caption: [Int32], wordIndex: Int, method: ExplainMethod,
-                        settings: ExplainSettings = ExplainSettings(), progress: ((Int, Int) -> Void)? = nil) -> WordExplanation {
+                        settings: ExplainSettings = ExplainSettings(), foil: Int32? = nil,
+                        progress: ((Int, Int) -> Void)? = nil) -> WordExplanation {
+        precondition(foil == nil || (method != .attention && method != .rollout), "\(method.rawValue) does not depend on the word, so it has no contrastive form")
         let start = DispatchTime.now().uptimeNanoseconds
-        let target = CaptionTarget(model: model, image: image, audio: audio, caption: caption, wordIndex: wordIndex)
+        let target = CaptionTarget(model: model, image: image, audio: audio, caption: caption, wordIndex: wordIndex, foil: foil)
         var result: WordExplanation
         if method.usesAttention {
             result = attentionExplanation(target, method)
@@ -118,8 +128,12 @@ public struct Explainer {
             result.parameters["baseline"] = .text("zeros")
             if batched { result.parameters["batch_size"] = .number(Double(problem.batchSize)) }
         }
-        if !method.usesAttention {   // attention methods read it off their recorded pass; most others already computed f(x)
-            result.logprob = result.diagnostics["f_x"] ?? Double(target.function(target.inputs.map { $0.reshaped([1] + $0.shape) }).item)
+        let next = target.nextWord()
+        result.logprob = next.logprob
+        result.entropy = next.entropy
+        if let foil {
+            result.foil = model.vocabulary.tokens[Int(foil)]
+            result.foilLogprob = next.foilLogprob
         }
         result.milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return result

@@ -117,7 +117,16 @@ public struct ExplanationFiles {
     // MARK: JSON
 
     func json() throws -> Data {
-        let targets = explanations.map { e -> [String: Any] in ["word_index": e.wordIndex, "word": e.word, "logprob": e.logprob] }
+        let targets = explanations.map { e -> [String: Any] in
+            var t: [String: Any] = ["word_index": e.wordIndex, "word": e.word, "logprob": e.logprob,
+                                    "probability": e.probability, "entropy": jsonNumber(e.entropy)]
+            if let foil = e.foil {
+                t["foil"] = foil
+                t["foil_logprob"] = jsonNumber(e.foilLogprob ?? .nan)
+                t["score"] = "logprob - foil_logprob"
+            }
+            return t
+        }
         let totals = explanations.map(totals)
         var object: [String: Any] = [
             "version": 1,
@@ -191,7 +200,12 @@ extension ExplanationFiles {
             return explanations.filter { Self.fileSafe($0.word) == safe }.count > 1 ? "\(safe)-\(e.wordIndex)" : safe
         }
         let signed = explanations[0].signed
-        let title = { (e: WordExplanation) in "\(self.method.rawValue) - \(e.word) (word \(e.wordIndex))" }
+        // The word's own scores beside its map: p(word), the next-word entropy, and the foil's p.
+        let title = { (e: WordExplanation) -> String in
+            let contrast = e.foil.map { " rather than \($0)" } ?? ""
+            let foilP = e.foilLogprob.map { String(format: ", p(foil) %.2f", exp($0)) } ?? ""
+            return "\(self.method.rawValue) - \(e.word)\(contrast) (word \(e.wordIndex)): p \(String(format: "%.2f", e.probability))\(foilP), entropy \(String(format: "%.2f", e.entropy)) nats"
+        }
         if let image, let c = config.image {
             let picture = Image(ImageOps.denormalize(image))
             let heats = explanations.map { $0.positionValues(.image).map(Float.init) }
@@ -217,7 +231,7 @@ extension ExplanationFiles {
         var rows: [Canvas] = [], html: [String] = []
         for e in explanations {
             let tokens = ["<bos>"] + Array(captionWords.prefix(e.wordIndex - 1))
-            let heading = "\(method.rawValue): what the prediction of '\(e.word)' (word \(e.wordIndex)) drew on"
+            let heading = "\(method.rawValue): what the prediction of '\(e.word)'\(e.foil.map { " rather than '\($0)'" } ?? "") (word \(e.wordIndex)) drew on"
             rows.append(Heatmap.tokens(words: tokens, values: e.text, signed: signed, title: heading))
             html.append(Heatmap.tokensHTML(words: tokens, values: e.text, signed: signed, title: heading))
         }
