@@ -7,12 +7,13 @@ import Engine
 /// | name | shape | what |
 /// |---|---|---|
 /// | `image.embed`, `audio.embed` | [B, N or A, d] | projected patches / frame groups plus positions |
+/// | `X.enc.i.attn.heads` | [B, n, d] | its heads' outputs before `o` (head j in columns j·dh ..< (j+1)·dh) |
 /// | `X.enc.i.attn` | [B, n, d] | encoder block i's attention branch (after `o`) |
 /// | `X.enc.i.mlp.hidden`, `X.enc.i.mlp` | [B, n, d_ff], [B, n, d] | its MLP after GELU, its MLP branch |
 /// | `X.enc.i` | [B, n, d] | the residual stream after block i |
 /// | `image.out`, `audio.out` | [B, n, d] | the encoder's output (norm and modality added): the memory / prefix |
 /// | `text.embed` | [B, L, d] | token, position and modality embeddings of the decoder input |
-/// | `shared.i.attn` (concat), `shared.i.self`, `shared.i.cross` (cross) | [B, ·, d] | attention branches |
+/// | `shared.i.attn` (concat), `shared.i.self`, `shared.i.cross` (cross), each with `.heads` | [B, ·, d] | attention branches |
 /// | `shared.i.mlp.hidden`, `shared.i.mlp`, `shared.i` | | as for encoder blocks |
 ///
 /// Shared activations cover the whole sequence [B, M + L, ·] with concat fusion (prefix first)
@@ -21,7 +22,7 @@ extension CaptionModel {
     /// Every named activation of a forward pass, in the order it is computed.
     public var activationNames: [String] {
         func block(_ name: String, _ attention: [String]) -> [String] {
-            attention.map { "\(name).\($0)" } + ["\(name).mlp.hidden", "\(name).mlp", name]
+            attention.flatMap { ["\(name).\($0).heads", "\(name).\($0)"] } + ["\(name).mlp.hidden", "\(name).mlp", name]
         }
         func encoder(_ x: String, _ layers: Int) -> [String] {
             ["\(x).embed"] + (0..<layers).flatMap { block("\(x).enc.\($0)", ["attn"]) } + ["\(x).out"]

@@ -22,8 +22,11 @@ public final class Attention: Module {
     ///   - mask: [Tq, Tk] (or broadcastable to [B, H, Tq, Tk]), nonzero where attention is forbidden.
     ///   - observe: receives the attention probabilities [B, H, Tq, Tk] (after masking and softmax,
     ///     before dropout); probes read attention maps and their gradients through it.
+    ///   - heads: receives the heads' outputs concatenated, before `o` [B, Tq, d] (head j in columns
+    ///     j·dh ..< (j+1)·dh) and returns what `o` reads: zeroing a head's columns removes the head.
     public func callAsFunction(_ x: Tensor, memory: Tensor? = nil, mask: Tensor? = nil, mode: Mode,
-                               rng: inout SplitMix64, observe: ((Tensor) -> Tensor)? = nil) -> Tensor {
+                               rng: inout SplitMix64, observe: ((Tensor) -> Tensor)? = nil,
+                               heads tapHeads: ((Tensor) -> Tensor)? = nil) -> Tensor {
         let source = memory ?? x
         let (b, tq, d) = (x.shape[0], x.shape[1], x.shape[2])
         let tk = source.shape[1]
@@ -36,7 +39,8 @@ public final class Attention: Module {
         if let observe { p = observe(p) }
         if mode.dropout > 0 { p = p.dropout(mode.dropout, using: &rng) }
         let mixed = p.matmul(vh)                                   // [B, H, Tq, dh]
-        return o(mixed.permuted([0, 2, 1, 3]).reshaped([b, tq, d])) // concat heads → [B, Tq, d]
+        let concatenated = mixed.permuted([0, 2, 1, 3]).reshaped([b, tq, d])   // concat heads → [B, Tq, d]
+        return o(tapHeads?(concatenated) ?? concatenated)
     }
 
     public var parameters: [NamedParameter] { nested(("q", q), ("k", k), ("v", v), ("o", o)) }

@@ -21,11 +21,13 @@ public final class EncoderBlock: Module {
         norm2 = LayerNorm(d, eps: eps, p.child("norm2")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
-    /// `tap` sees "NAME.attn" (the attention branch's output), "NAME.mlp.hidden" (after GELU),
+    /// `tap` sees "NAME.attn.heads" (the heads' outputs before `o`), "NAME.attn" (the attention
+    /// branch's output), "NAME.mlp.hidden" (after GELU),
     /// "NAME.mlp" (the MLP branch's output) and "NAME" (the residual stream after the block).
     public func callAsFunction(_ h: Tensor, mask: Tensor?, mode: Mode, rng: inout SplitMix64,
                                name: String = "", observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
-        var a = attn(norm1(h), mask: mask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        var a = attn(norm1(h), mask: mask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } },
+                     heads: tap.map { f in { f("\(name).attn.heads", $0) } })
         if let tap { a = tap("\(name).attn", a) }
         let h = h + residualDropout(a, mode, &rng)
         let out = h + residualDropout(mlp(norm2(h), tap: tap.map { f in { f("\(name).\($0)", $1) } }), mode, &rng)
@@ -63,17 +65,20 @@ public final class CrossBlock: Module {
 
     /// `textMask`: the self-attention mask, [L, L] or [B, 1, L, L] (causal for captioning;
     /// padding only for masked-word pretraining).
-    /// `tap` sees "NAME.self" and "NAME.cross" (the attention branches' outputs), "NAME.mlp.hidden",
+    /// `tap` sees "NAME.self.heads", "NAME.self", "NAME.cross.heads" and "NAME.cross" (each attention's
+    /// heads before `o`, then its branch output), "NAME.mlp.hidden",
     /// "NAME.mlp" and "NAME" (the text residual stream after the block).
     public func callAsFunction(_ h: Tensor, memory: Tensor, textMask: Tensor, mode: Mode, rng: inout SplitMix64,
                                name: String = "", observe: AttentionObserver? = nil, tap: ActivationTap? = nil) -> Tensor {
-        var s = selfAttention(norm1(h), mask: textMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } })
+        var s = selfAttention(norm1(h), mask: textMask, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .selfAttention, $0) } },
+                              heads: tap.map { f in { f("\(name).self.heads", $0) } })
         if let tap { s = tap("\(name).self", s) }
         var h = h + residualDropout(s, mode, &rng)
         let (n, l, d) = (h.shape[0], h.shape[1], h.shape[2]), b = memory.shape[0]
         precondition(b > 0 && n % b == 0, "text batch \(n) is not a multiple of the memory batch \(b)")
         let queries = b == n ? norm2(h) : norm2(h).reshaped([b, n / b * l, d])
-        var c = crossAttention(queries, memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } })
+        var c = crossAttention(queries, memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } },
+                               heads: tap.map { f in { f("\(name).cross.heads", $0.reshaped([n, l, d])).reshaped([b, n / b * l, d]) } })
             .reshaped([n, l, d])
         if let tap { c = tap("\(name).cross", c) }
         h = h + residualDropout(c, mode, &rng)

@@ -1,0 +1,71 @@
+import Datasets
+import Engine
+import Foundation
+import Models
+
+/// Head importance by ablation (Michel et al. 2019, "Are Sixteen Heads Really Better than One?"):
+/// a head is removed by zeroing its output before the attention's `o` projection (its columns of
+/// the named activation `….heads`), and its importance on a captioned input is the mean over the
+/// caption's positions (every word and `<eos>`, teacher-forced) of |Δ log p(next word)|.
+public struct HeadAblation {
+    public let model: CaptionModel
+
+    public init(model: CaptionModel) { self.model = model }
+
+    /// The attention modules, in forward order, by the name of their `….heads` activation minus
+    /// ".heads": "image.enc.0.attn", …, "shared.0.self", "shared.0.cross", ….
+    public var modules: [String] {
+        model.activationNames.filter { $0.hasSuffix(".heads") }.map { String($0.dropLast(".heads".count)) }
+    }
+
+    /// Every head: (module, head index), in module order.
+    public var heads: [(module: String, head: Int)] {
+        modules.flatMap { m in (0..<model.config.nHeads).map { (m, $0) } }
+    }
+
+    /// Log-probabilities of each caption word and `<eos>` (teacher-forced) with `ablated[b]` heads
+    /// zeroed in batch row b (indices into ``heads``). Inputs without the batch axis.
+    public func logprobs(image: Tensor?, audio: Tensor?, caption: [Int32], ablated: [[Int]]) -> [[Double]] {
+        let inputs = [Vocabulary.bos] + caption, targets = caption + [Vocabulary.eos]
+        precondition(inputs.count <= model.config.text.maxLen, "caption of \(caption.count) words is longer than max_len − 1")
+        let b = ablated.count, l = inputs.count, d = model.config.dModel, dh = d / model.config.nHeads
+        let heads = self.heads
+        // Per module, the [B, 1, d] multiplier: 0 on the ablated head's columns in its row.
+        var multipliers: [String: [Float]] = [:]
+        for (row, list) in ablated.enumerated() {
+            for index in list {
+                let (module, head) = heads[index]
+                var m = multipliers[module] ?? [Float](repeating: 1, count: b * d)
+                for j in (head * dh)..<((head + 1) * dh) { m[row * d + j] = 0 }
+                multipliers[module] = m
+            }
+        }
+        let masks = multipliers.mapValues { Tensor($0, shape: [b, 1, d]) }
+        let tap: ActivationTap = { name, x in
+            guard name.hasSuffix(".heads"), let mask = masks[String(name.dropLast(".heads".count))] else { return x }
+            return x * mask
+        }
+        var rng = SplitMix64(seed: 0)
+        let batch = { (t: Tensor?) in t.map { $0.detached().reshaped([1] + $0.shape).expanded(to: [b] + $0.shape) } }
+        let tokens = IndexArray(Array(repeating: inputs, count: b).flatMap { $0 }, shape: [b, l])
+        let logits = model.logits(image: batch(image), audio: batch(audio), tokens: tokens, mode: .inference, rng: &rng, tap: tap)
+        let v = logits.shape[2]
+        let logp = logits.reshaped([b * l, v]).logSoftmax(axis: -1).scalars
+        return (0..<b).map { row in (0..<l).map { t in Double(logp[(row * l + t) * v + Int(targets[t])]) } }
+    }
+
+    /// Each head's importance on one captioned input: mean over positions of |Δ log p| when that
+    /// head alone is zeroed. Heads are run `batchSize` at a time.
+    public func importance(image: Tensor?, audio: Tensor?, caption: [Int32], batchSize: Int = 64) -> [Double] {
+        let all = heads.indices.map { [$0] }
+        let clean = logprobs(image: image, audio: audio, caption: caption, ablated: [[]])[0]
+        var out: [Double] = []
+        for start in stride(from: 0, to: all.count, by: max(1, batchSize)) {
+            let chunk = Array(all[start..<min(all.count, start + max(1, batchSize))])
+            for row in logprobs(image: image, audio: audio, caption: caption, ablated: chunk) {
+                out.append(zip(row, clean).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(clean.count))
+            }
+        }
+        return out
+    }
+}
