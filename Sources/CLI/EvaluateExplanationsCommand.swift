@@ -26,6 +26,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "Split to evaluate on.") var split = "test"
     @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
     @OptionGroup var memory: MemoryLimitOption
+    @OptionGroup var imageFit: ImageFitOption
 
     func run() throws {
         guard count >= 1 else { throw UserError("--count must be positive, got \(count)") }
@@ -45,6 +46,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
             guard !options.methods.isEmpty else { throw UserError("--methods: no method named (known: \(ExplainMethod.allCases.map(\.rawValue).joined(separator: ", ")))") }
         }
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split
+        options.fit = imageFit.fit
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
         for (flag, value) in [("--window", window), ("--stride", stride)] {
             if let value { guard value >= 1 && value <= 1024 else { throw UserError("\(flag) must be in 1…1024 pixels, got \(value)") } }
