@@ -73,6 +73,8 @@ enum ErrorContractCorpus {
             huge.replaceSubrange((sof + 5)...(sof + 8), with: [0xEA, 0x60, 0xEA, 0x60])   // height, width = 60000
         }
         try put("huge.jpg", huge)
+        // MP3 cut mid-stream (libmpg123 would print its own warnings on stderr: they must not appear).
+        try put("truncated.mp3", Array(Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent("audio/mp3_mono_16k.mp3"))).prefix(1200)))
         try put("header-only.jpg", Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent("jpeg/header_only.jpg"))))
 
         // WAV: 0.08 s at 16 kHz (the fixture models' clip).

@@ -56,7 +56,7 @@ import TestSupport
     static let badImages = ["missing.png", "empty.png", "truncated.png", "text.png", "folder.png", "huge.png", "lying.png", "crc.png",
                             "good.wav", "truncated.npy", "truncated.jpg", "garbage.jpg", "huge.jpg", "header-only.jpg"]
     static let badAudio = ["missing.wav", "empty.wav", "truncated.wav", "text.wav", "folder.wav", "lying.wav", "rate0.wav",
-                           "nan.wav", "inf.wav", "good.png"]
+                           "nan.wav", "inf.wav", "good.png", "truncated.mp3", "good.jpg"]
     static let badConfigs = ["heads.json", "patch.json", "negative.json", "unknown-key.json", "missing-key.json", "wrong-type.json",
                              "huge-size.json", "huge-width.json", "huge-mels.json", "notjson.json", "empty.json", "missing.json"]
     static let badDatasets: [(String, String)] = [
