@@ -1,8 +1,8 @@
 # Glassbox: `make demo` runs the workbench, `make test` runs the tests (README.md).
-# Both install the three system libraries first when they are missing (Debian/Ubuntu).
+# Both install the four system libraries first when they are missing (Debian/Ubuntu).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := libopenblas-dev libpng-dev libsndfile1-dev
+PACKAGES := libopenblas-dev libpng-dev libjpeg-dev libsndfile1-dev
 # The tests also render the demo's report page in a real browser.
 TEST_PACKAGES := chromium
 VENV := .venv

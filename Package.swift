@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 //
 // Module graph (STYLE.md §1; nothing imports upward):
-//   CBLAS → Engine → Media (+ CPNG, CSndfile) → Datasets → Models → CLI
+//   CBLAS → Engine → Media (+ CPNG, CJPEG, CSndfile) → Datasets → Models → CLI
 //   Engine, Media → Probes;  Models + Probes → Explanations → CLI;  Assets (speech clips) → Datasets
 // `Datasets` is the guide's "Data" module, renamed so it cannot shadow Foundation's `Data` type.
 import PackageDescription
@@ -27,13 +27,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // Native libraries (Debian: libopenblas-dev, libpng-dev, libsndfile1-dev).
+        // Native libraries (Debian: libopenblas-dev, libpng-dev, libjpeg-dev, libsndfile1-dev).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas"),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile"),
 
         .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
-        .target(name: "Media", dependencies: ["Engine", "CPNG", "CSndfile"], exclude: ["README.md"]),
+        .target(name: "Media", dependencies: ["Engine", "CPNG", "CJPEG", "CSndfile"], exclude: ["README.md"]),
         // Small shipped data (speech clips for the scenes dataset), as a resource bundle.
         .target(name: "Assets", path: "Assets", sources: ["ShippedAssets.swift"], resources: [.copy("speech")]),
         .target(name: "Datasets", dependencies: ["Engine", "Media", "Assets"], exclude: ["README.md"]),

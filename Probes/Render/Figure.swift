@@ -93,7 +93,9 @@ enum Figure {
     /// model saw (one token per patch); bilinear smoothing would invent structure inside
     /// patches and blur the attribution across their borders. For a full-resolution map it is
     /// the identity. A grid finer than the displayed panel is subsampled (not averaged): raise
-    /// `scale` to see all of it. Returns an RGB image of (scale·width) × (scale·height).
+    /// `scale` to see all of it. A NaN cell has no value (e.g. the part of a photo a crop cut
+    /// away): it shows the gray input darkened to 45 %, without colour. Returns an RGB image of
+    /// (scale·width) × (scale·height).
     static func heatPanel(image: Image, heat: [Float], heatWidth: Int, heatHeight: Int, scale: Int, heatScale: HeatScale, alpha: Double) -> Image {
         precondition(heatWidth > 0 && heatHeight > 0 && heat.count == heatWidth * heatHeight,
                      "heat has \(heat.count) values for a \(heatWidth)×\(heatHeight) grid")
@@ -101,13 +103,17 @@ enum Figure {
         let gray = image.converted(toChannels: 1)
         let (w, h) = (image.width * scale, image.height * scale)
         let a = min(max(alpha, 0), 1)
-        let colors = heat.map(heatScale.color)  // one lookup per cell, not per pixel
+        let colors = heat.map { $0.isNaN ? [] : heatScale.color($0) }  // one lookup per cell, not per pixel; [] = no value
         var out = [UInt8](repeating: 0, count: w * h * 3)
         for y in 0..<h {
             let cellRow = (y * heatHeight / h) * heatWidth, imageRow = (y / scale) * image.width
             for x in 0..<w {
                 let g = Double(gray.pixels[imageRow + x / scale])
                 let color = colors[cellRow + x * heatWidth / w]
+                if color.isEmpty {
+                    for c in 0..<3 { out[(y * w + x) * 3 + c] = UInt8((0.45 * g).rounded()) }
+                    continue
+                }
                 for c in 0..<3 { out[(y * w + x) * 3 + c] = UInt8(((1 - a) * g + a * Double(color[c])).rounded()) }
             }
         }

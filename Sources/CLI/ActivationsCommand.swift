@@ -27,6 +27,7 @@ struct ActivationsCommand: ParsableCommand {
     @Option(help: "The caption (default: the model's greedy caption).") var caption: String?
     @Option(help: "Activations to save (comma-separated names; default all).") var names: String?
     @Option(help: "Top neurons listed per position in activations.json.") var top = 5
+    @OptionGroup var imageFit: ImageFitOption
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
@@ -45,7 +46,7 @@ struct ActivationsCommand: ParsableCommand {
             }
             guard !wanted.isEmpty else { throw UserError("--names: no activation named") }
         }
-        let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)
+        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         let inputs = [Vocabulary.bos] + Array(ids.prefix(net.config.text.maxLen - 1))
         let cache = ActivationCache()

@@ -13,20 +13,21 @@ struct CaptionCommand: ParsableCommand {
         discussion: "Example: glassbox caption --model runs/shapes/model.safetensors --image data/shapes/images/000010.png --json")
 
     @Option(help: "Model checkpoint (.safetensors).") var model: String
-    @Option(help: "Input image (PNG).") var image: String?
-    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Input image (PNG or JPEG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg/Vorbis, Opus, MP3, …).") var audio: String?
     @Option(help: "Beam width (1 = greedy).") var beam = 1
     @Option(help: "Sample with this temperature instead of searching.") var temperature: Float?
     @Option(help: "With --temperature: sample only among the K most probable words (0 = all).") var topK = 0
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Print {caption, words, token_ids, logprobs} as JSON.") var json = false
+    @OptionGroup var imageFit: ImageFitOption
 
     func run() throws {
         guard beam >= 1 else { throw UserError("--beam must be at least 1, got \(beam)") }
         if let t = temperature { guard t > 0, t.isFinite else { throw UserError("--temperature must be positive, got \(t)") } }
         guard topK >= 0 else { throw UserError("--top-k must be ≥ 0, got \(topK)") }
         let net = try loadModel(model)
-        let (imageInput, audioInput) = try modelInputs(net.config, image: image, audio: audio)
+        let (imageInput, audioInput, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
         let strategy: DecodingStrategy = temperature.map { .sample(temperature: $0, topK: topK, seed: seed) } ?? (beam > 1 ? .beam(width: beam) : .greedy)
         let caption = net.generate(image: imageInput, audio: audioInput, strategy: strategy)[0]
         let words = net.vocabulary.decode(caption.tokenIds)
@@ -56,6 +57,7 @@ struct EvaluateCommand: ParsableCommand {
                                discussion: "[{\"image_id\": 3, \"caption\": \"a red circle\"}, …]: what pycocoevalcap's loadRes reads."))
     var captions: String?
     @OptionGroup var memory: MemoryLimitOption
+    @OptionGroup var imageFit: ImageFitOption
 
     func run() throws {
         let budget = try memory.budget()
@@ -64,7 +66,7 @@ struct EvaluateCommand: ParsableCommand {
         if let captions { try checkOutputFile(captions, flag: "--captions") }
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
-        let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config))
+        let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config), fit: imageFit.fit)
         guard set.count > 0 else { throw UserError("\(data): the \(split) split is empty") }
         let bar = Progress("evaluate", total: set.count)
         let size = net.inferenceBatchSize(for: set, budget: budget, workers: defaultWorkers)
@@ -87,22 +89,25 @@ func loadModel(_ path: String) throws -> CaptionModel {
     return model
 }
 
-/// The model inputs for one example, batch of 1, checked against the model's modalities.
-func modelInputs(_ config: ModelConfig, image: String?, audio: String?) throws -> (Tensor?, Tensor?) {
+/// The model inputs for one example, batch of 1, checked against the model's modalities, and the
+/// decoded image as it was before the fit (for pictures over the original).
+func modelInputs(_ config: ModelConfig, image: String?, audio: String?, fit: ImageFit = .squash) throws -> (Tensor?, Tensor?, original: Image?) {
     if config.image != nil && image == nil { throw UserError("this model needs --image") }
     if config.audio != nil && audio == nil { throw UserError("this model needs --audio") }
     if config.image == nil && image != nil { throw UserError("this model takes no image; drop --image") }
     if config.audio == nil && audio != nil { throw UserError("this model takes no audio; drop --audio") }
-    var imageInput: Tensor? = nil, audioInput: Tensor? = nil
+    var imageInput: Tensor? = nil, audioInput: Tensor? = nil, original: Image? = nil
     if let ic = config.image, let image {
-        let t = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic)
+        let decoded = try ImageFile.read(contentsOf: URL(fileURLWithPath: image))
+        let t = Preprocessing.image(decoded, config: ic, fit: fit)
         imageInput = t.reshaped([1] + t.shape)
+        original = decoded
     }
     if config.audio != nil, let audio, let loader = audioFeatureLoader(config) {
         let t = try loader(URL(fileURLWithPath: audio))
         audioInput = t.reshaped([1] + t.shape)
     }
-    return (imageInput, audioInput)
+    return (imageInput, audioInput, original)
 }
 
 /// The caption's word ids for `explain` and `lens`: `caption` tokenized (every word must be in the

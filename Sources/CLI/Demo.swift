@@ -53,7 +53,7 @@ struct Demo: ParsableCommand {
         let shapesModel = try loadModel(path("shapes/model.safetensors"))
         let test = Array(shapes.split("test").prefix(plan.captions))
         let captions = try test.map { example -> (URL, String, String) in
-            let (image, _) = try modelInputs(shapesModel.config, image: example.image.path, audio: nil)
+            let (image, _, _) = try modelInputs(shapesModel.config, image: example.image.path, audio: nil)
             let ids = shapesModel.generate(image: image, audio: nil, strategy: .greedy)[0].tokenIds
             return (example.image, Vocabulary.join(shapesModel.vocabulary.decode(ids)), example.captions[0])
         }

@@ -28,6 +28,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "How the causal pointing game corrupts a word's input: removal (the object's pixels / the word's frames filled with the rest's mean) or noise.")
     var causalCorruption: CausalCorruption = .removal
     @OptionGroup var memory: MemoryLimitOption
+    @OptionGroup var imageFit: ImageFitOption
 
     func run() throws {
         guard count >= 1 else { throw UserError("--count must be positive, got \(count)") }
@@ -51,6 +52,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
             guard !names.isEmpty else { throw UserError("--methods: no method named (known: \(known.joined(separator: ", ")))") }
         }
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split; options.causalCorruption = causalCorruption
+        options.fit = imageFit.fit
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
         for (flag, value) in [("--window", window), ("--stride", stride)] {
             if let value { guard value >= 1 && value <= 1024 else { throw UserError("\(flag) must be in 1…1024 pixels, got \(value)") } }

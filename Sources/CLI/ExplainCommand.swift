@@ -21,8 +21,8 @@ struct ExplainCommand: ParsableCommand {
             """)
 
     @Option(help: "Model checkpoint (.safetensors).") var model: String
-    @Option(help: "Input image (PNG).") var image: String?
-    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Input image (PNG or JPEG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg/Vorbis, Opus, MP3, …).") var audio: String?
     @Option(help: "Caption to explain (default: the model's greedy caption).") var caption: String?
     @Option(help: "Word K to explain, 1-based (default: every word).") var word: Int?
     @Option(help: "Contrastive: explain log p(word) - log p(FOIL), why the word rather than FOIL (not for attention, rollout).") var foil: String?
@@ -42,13 +42,17 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "Perturbed inputs evaluated per forward pass (at most; see --memory-limit).") var batchSize = 64
     @OptionGroup var memory: MemoryLimitOption
     @Option(help: "Modalities that get features for perturbation methods (comma-separated: image, audio, text; default all).") var modalities: String?
+    @OptionGroup var imageFit: ImageFitOption
+    @Option(help: "Longest side of image-WORD.png's panels in pixels, 64…4096 (default 512); the map is drawn over the original picture at its own aspect.")
+    var pictureSize = ExplanationFiles.defaultPictureSize
 
     func run() throws {
         let net = try loadModel(model)
         let settings = try self.settings(net.config)
         try checkOutputFolder(out, flag: "--out")
         try ExplanationFiles.checkDestination(URL(fileURLWithPath: out))
-        let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)   // [1, …]
+        guard pictureSize >= 64 && pictureSize <= 4096 else { throw UserError("--picture-size must be in 64…4096 pixels, got \(pictureSize)") }
+        let (imageBatch, audioBatch, original) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)   // [1, …]
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         let imageInput = imageBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }, audioInput = audioBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }
         let words = net.vocabulary.decode(ids)
@@ -86,7 +90,8 @@ struct ExplainCommand: ParsableCommand {
             bar.update(n + 1, extra: "word \(k) '\(results.last!.word)' \(String(format: "%.0f ms", results.last!.milliseconds))")
         }
         let files = ExplanationFiles(modelPath: model, imagePath: image, audioPath: audio, captionWords: words, explanations: results,
-                                     image: imageInput, audio: audioInput, config: net.config)
+                                     image: imageInput, audio: audioInput, config: net.config,
+                                     original: original, fit: imageFit.fit, pictureSize: pictureSize)
         try files.write(to: URL(fileURLWithPath: out))
         let summary = results.map { e in
             "\(e.wordIndex):\(e.word) \(String(format: "%.3f", e.logprob))" + (e.foil.map { " vs \($0) \(String(format: "%.3f", e.foilLogprob ?? .nan))" } ?? "")

@@ -33,6 +33,7 @@ struct ExplainDatasetCommand: ParsableCommand {
     @Option(help: "Random seed (each example adds its image id).") var seed: UInt64 = 0
     @Option(help: "Inputs per forward pass, at most.") var batchSize = 64
     @OptionGroup var memory: MemoryLimitOption
+    @OptionGroup var imageFit: ImageFitOption
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
@@ -59,7 +60,7 @@ struct ExplainDatasetCommand: ParsableCommand {
             settings.memoryBudget = try memory.budget()
             let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
             let explainer = DatasetExplainer(model: net, dataset: dataset, method: method, settings: settings, split: split,
-                                             count: count, shard: i, shards: n)
+                                             count: count, shard: i, shards: n, fit: imageFit.fit)
             var bar: Progress? = nil
             let began = Date()
             result = try explainer.run { done, total in

@@ -11,11 +11,12 @@ struct FeaturesCommand: ParsableCommand {
         abstract: "Write the model's input array for an image ([S, S, C]) or audio clip ([T, n_mels]) as .npy.",
         discussion: "Example: glassbox features --image cat.png --config caption-small --out cat.npy")
 
-    @Option(help: "Input image (PNG).") var image: String?
-    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Input image (PNG or JPEG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg/Vorbis, Opus, MP3, …).") var audio: String?
     @Option(help: "Take the preprocessing from this checkpoint.") var model: String?
     @Option(help: "Or from a built-in config name or JSON file.") var config: String?
     @Option(help: "Output .npy file.") var out: String
+    @OptionGroup var imageFit: ImageFitOption
 
     func run() throws {
         guard (image == nil) != (audio == nil) else { throw UserError("give exactly one of --image and --audio") }
@@ -25,7 +26,7 @@ struct FeaturesCommand: ParsableCommand {
         let array: Tensor
         if let image {
             guard let ic = modelConfig.image else { throw UserError("--image: this model takes no image input") }
-            array = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic)
+            array = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic, fit: imageFit.fit)
         } else {
             guard let ac = modelConfig.audio else { throw UserError("--audio: this model takes no audio input") }
             array = try Preprocessing.audio(contentsOf: URL(fileURLWithPath: audio!), config: ac)

@@ -19,17 +19,18 @@ struct LensCommand: ParsableCommand {
         """)
 
     @Option(help: "Model checkpoint (.safetensors).") var model: String
-    @Option(help: "Input image (PNG).") var image: String?
-    @Option(help: "Input audio (WAV, FLAC, Ogg).") var audio: String?
+    @Option(help: "Input image (PNG or JPEG).") var image: String?
+    @Option(help: "Input audio (WAV, FLAC, Ogg/Vorbis, Opus, MP3, …).") var audio: String?
     @Option(help: "The caption (default: the model's greedy caption).") var caption: String?
     @Option(help: "Output folder.") var out: String
     @Option(help: "Top words kept per layer and position in lens.json.") var top = 5
+    @OptionGroup var imageFit: ImageFitOption
 
     func run() throws {
         guard top >= 1 && top <= 100 else { throw UserError("--top must be in 1…100, got \(top)") }
         try checkOutputFolder(out, flag: "--out")
         let net = try loadModel(model)
-        let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)
+        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         guard ids.count + 1 <= net.config.text.maxLen else {   // the lens also reads the position that predicts <eos>
             throw UserError("--caption has \(ids.count) words; the lens of this model reads at most \(net.config.text.maxLen - 1)")

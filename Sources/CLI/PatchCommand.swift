@@ -37,6 +37,7 @@ struct PatchCommand: ParsableCommand {
     @Option(help: "Noise seed.") var seed: UInt64 = 0
     @Option(help: "Layers to trace (comma-separated, e.g. out,shared.1; default all).") var layers: String?
     @Option(help: "Corrupted runs per forward pass.") var batchSize = 64
+    @OptionGroup var imageFit: ImageFitOption
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
@@ -47,7 +48,7 @@ struct PatchCommand: ParsableCommand {
         if noiseOn != nil && corrupt == nil { throw UserError("--noise-on needs --corrupt noise") }
         try checkOutputFolder(out, flag: "--out")
         let net = try loadModel(model)
-        let (imageBatch, audioBatch) = try modelInputs(net.config, image: image, audio: audio)
+        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         guard word >= 1 && word <= ids.count else { throw UserError("--word must be in 1…\(ids.count) (the caption has \(ids.count) words), got \(word)") }
         let unbatch = { (t: Tensor?) in t.map { $0.reshaped(Array($0.shape.dropFirst())) } }
@@ -56,7 +57,7 @@ struct PatchCommand: ParsableCommand {
         let corruption: Corruption, description: String
         if let corruptImage {
             guard let c = net.config.image else { throw UserError("--corrupt-image: this model takes no image") }
-            corruption = .image(try Preprocessing.image(contentsOf: URL(fileURLWithPath: corruptImage), config: c))
+            corruption = .image(try Preprocessing.image(contentsOf: URL(fileURLWithPath: corruptImage), config: c, fit: imageFit.fit))
             description = "image \(corruptImage)"
         } else if let corruptAudio {
             guard let loader = audioFeatureLoader(net.config) else { throw UserError("--corrupt-audio: this model takes no audio") }

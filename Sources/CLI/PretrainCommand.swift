@@ -58,9 +58,9 @@ struct PretrainCommand: ParsableCommand {
         let features = audioFeatureLoader(config)
         let waveformAugmentation = options.augment.audio.contains { $0 != "specaugment" }
         let train = try TrainingSet(dataset: dataset, split: "train", config: config, audioFeatures: features,
-                                    keepWaveforms: waveformAugmentation, captionedOnly: readsCaptions)
+                                    keepWaveforms: waveformAugmentation, captionedOnly: readsCaptions, fit: options.imageFit)
         let val = try TrainingSet(dataset: dataset, split: "val", config: config, limit: options.validationLimit, audioFeatures: features,
-                                  captionedOnly: readsCaptions)
+                                  captionedOnly: readsCaptions, fit: options.imageFit)
         let trainer = try Trainer(model: model, train: train, validation: val.count > 0 ? val : nil, options: options, run: common.runURL, heads: heads)
         if saved != nil { try trainer.resume() } else {
             for line in model.whitenInputProjections(using: train) { note("pretrain", line) }

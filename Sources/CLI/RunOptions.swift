@@ -3,6 +3,7 @@ import Datasets
 import Dispatch
 import Engine
 import Foundation
+import Media
 import Models
 
 /// The options `train` and `pretrain` share: data, run folder, recipe, resume, memory.
@@ -23,6 +24,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
     @Option(help: "Stop (validate and save) once the training loop has run this many seconds; 0 = no limit.") var timeLimit: Double = 170
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+    @Option(help: "How a non-square image becomes the model's S×S input: squash (default: the whole image resized), crop (the centred square), pad (aspect kept, mid-grey borders); recorded in metrics.json.")
+    var fit: ImageFit = .squash
     @OptionGroup var memory: MemoryLimitOption
 
     /// The recipe: `TrainingOptions` defaults with the flags given applied, each checked.
@@ -45,6 +48,7 @@ struct RunOptions: ParsableArguments {
         guard timeLimit >= 0, timeLimit.isFinite else { throw UserError("--time-limit must be ≥ 0 seconds, got \(timeLimit)") }
         options.timeLimit = timeLimit > 0 ? timeLimit : nil
         options.seed = seed
+        options.imageFit = fit
         do { options.augment = try Augmentations.parse(augment) } catch { throw UserError("--augment: \(error)") }
         try checkOutputFolder(out, flag: "--out")
         return options

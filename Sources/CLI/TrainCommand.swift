@@ -54,8 +54,8 @@ struct TrainCommand: ParsableCommand {
         let features = audioFeatureLoader(model.config)
         let waveformAugmentation = options.augment.audio.contains { $0 != "specaugment" }
         let train = try TrainingSet(dataset: dataset, split: "train", config: model.config, limit: trainImages, audioFeatures: features,
-                                    keepWaveforms: waveformAugmentation)
-        let val = try TrainingSet(dataset: dataset, split: "val", config: model.config, limit: options.validationLimit, audioFeatures: features)
+                                    keepWaveforms: waveformAugmentation, fit: options.imageFit)
+        let val = try TrainingSet(dataset: dataset, split: "val", config: model.config, limit: options.validationLimit, audioFeatures: features, fit: options.imageFit)
         let trainer = try Trainer(model: model, train: train, validation: val.count > 0 ? val : nil, options: options, run: common.runURL)
         if saved != nil { try trainer.resume() } else if options.whitenInputs {
             for line in model.whitenInputProjections(using: train) { note("train", line) }

@@ -41,6 +41,8 @@ public struct ExplanationEvaluator {
         /// method "causal-patching".
         public var causal = true
         public var causalCorruption = CausalCorruption.removal
+        /// How images become S×S (``ImageFit``); object masks go through the same fit.
+        public var fit = ImageFit.squash
         public init() {}
     }
 
@@ -89,7 +91,7 @@ public struct ExplanationEvaluator {
                     throw DatasetError("grounding.json: annotation \(annotation) word \(w.index) '\(w.word)' does not match its caption")
                 }
                 var mask: [Bool]? = nil
-                if let m = w.mask, let c = model.config.image { mask = try objectMask(dataset.directory.appendingPathComponent(m), size: c.size) }
+                if let m = w.mask, let c = model.config.image { mask = try objectMask(dataset.directory.appendingPathComponent(m), size: c.size, fit: options.fit) }
                 out.append(Case(example: example, caption: words.map(model.vocabulary.id), words: words, word: w,
                                 image: image, audio: audio, mask: mask, objects: objects))
             }
@@ -101,7 +103,7 @@ public struct ExplanationEvaluator {
 
     func inputs(_ example: CaptionDataset.Example) throws -> (Tensor?, Tensor?) {
         var image: Tensor? = nil, audio: Tensor? = nil
-        if let c = model.config.image { image = try Preprocessing.image(contentsOf: example.image, config: c) }
+        if let c = model.config.image { image = try Preprocessing.image(contentsOf: example.image, config: c, fit: options.fit) }
         if let a = model.config.audio {
             guard let url = example.audio else { throw DatasetError("\(example.image.lastPathComponent): this model needs audio and the example has none") }
             audio = try Preprocessing.audio(contentsOf: url, config: a)
@@ -109,12 +111,15 @@ public struct ExplanationEvaluator {
         return (image, audio)
     }
 
-    /// A mask PNG resized (nearest) to the model's S×S.
-    func objectMask(_ url: URL, size: Int) throws -> [Bool] {
-        let m = try PNG.read(contentsOf: url).converted(toChannels: 1)
+    /// A mask image (the size of the stored image) brought to the model's S×S through `fit`, by
+    /// nearest sampling (``ImagePlacement/sourcePixel(u:v:)``; for squash ⌊u·W/S⌋, ⌊v·H/S⌋);
+    /// padding is off the object.
+    func objectMask(_ url: URL, size: Int, fit: ImageFit) throws -> [Bool] {
+        let m = try ImageFile.read(contentsOf: url).converted(toChannels: 1)
+        let placement = fit.placement(width: m.width, height: m.height, size: size)
         return (0..<(size * size)).map { i in
-            let (y, x) = (i / size * m.height / size, i % size * m.width / size)
-            return m.pixels[y * m.width + x] != 0
+            guard let p = placement.sourcePixel(u: i % size, v: i / size) else { return false }
+            return m.pixels[p.y * m.width + p.x] != 0
         }
     }
 

@@ -20,13 +20,33 @@ public struct ExplanationFiles {
     /// The model inputs (for the pictures): image [S, S, C] normalised, audio log-mel [T, n_mels].
     public var image: Tensor?, audio: Tensor?
     public var config: ModelConfig
+    /// The decoded image before the fit (any size and aspect), over which image-WORD.png is drawn;
+    /// nil: the model input itself (then the fit is the identity).
+    public var original: Image?
+    /// How `original` became the model input.
+    public var fit: ImageFit
+    /// Longest side of image-WORD.png's panels, in pixels; audio-WORD.png is about as wide.
+    public var pictureSize: Int
+
+    /// Default longest side of the pictures (`--picture-size`).
+    public static let defaultPictureSize = 512
 
     public init(modelPath: String, imagePath: String?, audioPath: String?, captionWords: [String],
-                explanations: [WordExplanation], image: Tensor?, audio: Tensor?, config: ModelConfig) {
+                explanations: [WordExplanation], image: Tensor?, audio: Tensor?, config: ModelConfig,
+                original: Image? = nil, fit: ImageFit = .squash, pictureSize: Int = defaultPictureSize) {
         precondition(!explanations.isEmpty, "nothing was explained")
+        precondition(pictureSize >= 16, "picture size \(pictureSize) is too small")
         self.modelPath = modelPath; self.imagePath = imagePath; self.audioPath = audioPath
         self.captionWords = captionWords; self.explanations = explanations
         self.image = image; self.audio = audio; self.config = config
+        self.original = original; self.fit = fit; self.pictureSize = pictureSize
+    }
+
+    /// Where the original lies in the model input (identity without an original).
+    var placement: ImagePlacement? {
+        guard let c = config.image else { return nil }
+        guard let original else { return ImageFit.squash.placement(width: c.size, height: c.size, size: c.size) }
+        return fit.placement(width: original.width, height: original.height, size: c.size)
     }
 
     var method: ExplainMethod { explanations[0].method }
@@ -69,6 +89,15 @@ public struct ExplanationFiles {
         }
         if explanations[0].image != nil {
             try writePlainFile(NPYArray.float32(stacked(explanations.map { $0.image! })).serialized(), to: folder.url("image.npy"))
+            if let original, let placement, !placement.isIdentity {
+                // image-original.npy: the channel-summed map carried onto the original's own pixel grid.
+                let maps = explanations.map { e in
+                    Tensor(placement.mapToOriginal(e.positionValues(.image).map(Float.init), width: original.width, height: original.height,
+                                                   originalWidth: original.width, originalHeight: original.height),
+                           shape: [original.height, original.width])
+                }
+                try writePlainFile(NPYArray.float32(stacked(maps)).serialized(), to: folder.url("image-original.npy"))
+            }
         }
         if explanations[0].audio != nil {
             try writePlainFile(NPYArray.float32(stacked(explanations.map { $0.audio! })).serialized(), to: folder.url("audio.npy"))
@@ -141,6 +170,11 @@ public struct ExplanationFiles {
             "arrays": arrayList,
         ]
         if let imagePath { object["image"] = imagePath }
+        if config.image != nil {
+            object["fit"] = fit.rawValue
+            object["picture_size"] = pictureSize
+            if let original { object["original_size"] = [original.width, original.height] }
+        }
         if let audioPath { object["audio"] = audioPath }
         if method == .integratedGradients {
             let gaps = explanations.map { $0.diagnostics["completeness_gap"] ?? .nan }
@@ -153,6 +187,7 @@ public struct ExplanationFiles {
         var out: [String: Any] = [:]
         let lead = single ? [] : [explanations.count]
         if let c = config.image { out["image.npy"] = lead + [c.size, c.size, c.channels] }
+        if let original, let placement, !placement.isIdentity { out["image-original.npy"] = lead + [original.height, original.width] }
         if let a = config.audio { out["audio.npy"] = lead + [a.frameCount, a.nMels] }
         out["text.npy"] = lead + [explanations.map(\.text.count).max()!]
         if let shape = explanations[0].attention?.shape {
@@ -206,24 +241,38 @@ extension ExplanationFiles {
             let foilP = e.foilLogprob.map { String(format: ", p(foil) %.2f", exp($0)) } ?? ""
             return "\(self.method.rawValue) - \(e.word)\(contrast) (word \(e.wordIndex)): p \(String(format: "%.2f", e.probability))\(foilP), entropy \(String(format: "%.2f", e.entropy)) nats"
         }
-        if let image, let c = config.image {
-            let picture = Image(ImageOps.denormalize(image))
+        if let image, let placement {
+            let input = Image(ImageOps.denormalize(image))   // the model's S×S input, for the per-patch head maps
+            let original = self.original ?? input
             let heats = explanations.map { $0.positionValues(.image).map(Float.init) }
-            for (e, (heat, name)) in zip(explanations, zip(heats, names)) {
-                let canvas = Heatmap.overlay(image: picture, heat: heat, heatWidth: c.size, heatHeight: c.size, signed: signed, title: title(e))
+            // Maps over the original: the picture at its own aspect, longest side pictureSize; each
+            // S×S map carried back through the fit and sampled bilinearly at the picture's pixels.
+            func over(_ longest: Int) -> (picture: Image, heats: [[Float]]) {
+                let picture = Self.picture(of: original, longestSide: longest)
+                return (picture, heats.map { placement.mapToOriginal($0, width: picture.width, height: picture.height,
+                                                                      originalWidth: original.width, originalHeight: original.height) })
+            }
+            let full = over(pictureSize)
+            for (e, (heat, name)) in zip(explanations, zip(full.heats, names)) {
+                let canvas = Heatmap.overlay(image: full.picture, heat: heat, heatWidth: full.picture.width, heatHeight: full.picture.height,
+                                             signed: signed, title: title(e), scale: 1)
                 try writePlainFile(PNG.encode(canvas.image), to: folder.url("image-\(name).png"))
             }
             if !single {
-                let strip = Heatmap.strip(image: picture, heats: heats, heatWidth: c.size, heatHeight: c.size,
-                                          words: explanations.map(\.word), signed: signed, title: method.rawValue)
+                let small = over(max(16, pictureSize / 2))
+                let strip = Heatmap.strip(image: small.picture, heats: small.heats, heatWidth: small.picture.width, heatHeight: small.picture.height,
+                                          words: explanations.map(\.word), signed: signed, title: method.rawValue, scale: 1)
                 try writePlainFile(PNG.encode(strip.image), to: folder.url("strip.png"))
             }
-            if method.usesAttention { try writeHeads(folder, picture: picture, names: names) }
+            if method.usesAttention { try writeHeads(folder, picture: input, names: names) }
         }
         if let audio, let a = config.audio {
+            // About pictureSize wide: a whole number of pixels per frame and band, 3…8.
+            let audioScale = min(8, max(3, pictureSize / max(a.frameCount, 1)))
             for (e, name) in zip(explanations, names) {
                 let canvas = Heatmap.spectrogram(logMel: audio.scalars, frames: a.frameCount, mels: a.nMels, heat: e.audio!.scalars,
-                                                 signed: signed, title: title(e), secondsPerFrame: Double(a.hop) / Double(a.sampleRate))
+                                                 signed: signed, title: title(e), secondsPerFrame: Double(a.hop) / Double(a.sampleRate),
+                                                 scale: audioScale)
                 try writePlainFile(PNG.encode(canvas.image), to: folder.url("audio-\(name).png"))
             }
         }
@@ -261,6 +310,14 @@ extension ExplanationFiles {
             if n == 0 { try writePlainFile(bytes, to: folder.url("heads.png")) }
             if !single { try writePlainFile(bytes, to: folder.url("heads-\(name).png")) }
         }
+    }
+
+    /// `image` resized (antialiased bilinear) so its longest side is `longestSide`, aspect kept.
+    static func picture(of image: Image, longestSide: Int) -> Image {
+        let m = max(image.width, image.height)
+        let w = max(1, Int((Double(image.width) * Double(longestSide) / Double(m)).rounded()))
+        let h = max(1, Int((Double(image.height) * Double(longestSide) / Double(m)).rounded()))
+        return Image(ImageOps.resize(image.converted(toChannels: image.channels >= 3 ? 3 : 1).tensor, height: h, width: w))
     }
 
     /// The word as it appears in picture file names (image-WORD.png).

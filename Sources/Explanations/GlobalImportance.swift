@@ -197,12 +197,13 @@ public struct DatasetExplainer {
     public var count: Int
     /// 1-based shard and the shard count.
     public var shard: Int, shards: Int
+    public var fit: ImageFit
 
     public init(model: CaptionModel, dataset: CaptionDataset, method: ExplainMethod, settings: ExplainSettings,
-                split: String, count: Int, shard: Int = 1, shards: Int = 1) {
+                split: String, count: Int, shard: Int = 1, shards: Int = 1, fit: ImageFit = .squash) {
         precondition(shards >= 1 && shard >= 1 && shard <= shards, "shard \(shard)/\(shards)")
         self.model = model; self.dataset = dataset; self.method = method; self.settings = settings
-        self.split = split; self.count = count; self.shard = shard; self.shards = shards
+        self.split = split; self.count = count; self.shard = shard; self.shards = shards; self.fit = fit
     }
 
     /// The run's examples (all shards): the first `count` of the split whose first caption is in
@@ -220,7 +221,7 @@ public struct DatasetExplainer {
 
     public var identity: GlobalImportance.Identity {
         .init(model: GlobalImportance.fingerprint(model), method: method.rawValue, split: split, count: count, shards: shards,
-              settings: "steps \(settings.steps.map(String.init) ?? "default"), samples \(settings.perturbationSamples.map(String.init) ?? "default"), seed \(settings.seed)")
+              settings: "fit \(fit.rawValue), steps \(settings.steps.map(String.init) ?? "default"), samples \(settings.perturbationSamples.map(String.init) ?? "default"), seed \(settings.seed)")
     }
 
     public func run(progress: ((Int, Int) -> Void)? = nil) throws -> GlobalImportance {
@@ -232,7 +233,7 @@ public struct DatasetExplainer {
         let total = mine.reduce(0) { $0 + $1.caption.count }
         var done = 0
         for (example, caption) in mine {
-            let image = try model.config.image.map { try Preprocessing.image(contentsOf: example.image, config: $0) }
+            let image = try model.config.image.map { try Preprocessing.image(contentsOf: example.image, config: $0, fit: fit) }
             var audio: Tensor? = nil
             if let a = model.config.audio {
                 guard let url = example.audio else { throw DatasetError("\(example.image.lastPathComponent): this model needs audio and the example has none") }

@@ -1,9 +1,10 @@
 import CSndfile
 import Foundation
 
-/// Audio decoding through libsndfile (`sf_open_virtual` over the file's bytes): WAV (unsigned
-/// 8-bit, 16/24/32-bit PCM, 32/64-bit float, and libsndfile's other WAV codecs), FLAC,
-/// Ogg/Vorbis, AIFF and the rest of what the installed libsndfile reads.
+/// Audio decoding through libsndfile (`sf_open_virtual` over the file's bytes, so the format comes
+/// from the content, never the name): WAV (unsigned 8-bit, 16/24/32-bit PCM, 32/64-bit float, and
+/// libsndfile's other WAV codecs), FLAC, Ogg/Vorbis, Ogg/Opus, MP3 (libsndfile ≥ 1.1 with mpg123,
+/// as on Debian 12), AIFF and the rest of what the installed libsndfile reads.
 ///
 /// Sample scale, libsndfile's `sf_readf_float` with its default `SFC_SET_NORM_FLOAT` on:
 /// b-bit signed PCM code `k` becomes `Float(k) / 2^(b−1)` (16-bit: k / 32768, so −1 ≤ x < 1;
@@ -41,9 +42,13 @@ public enum AudioFile {
         guard !bytes.isEmpty else { throw MediaError(source: name, problem: "empty file, not audio") }
         let memory = SndfileMemory(bytes: bytes)
         do {
-            return try memory.withHandle(mode: Int32(SFM_READ)) { handle, info in
-                try readSamples(handle, info: info, wav: WAVDataChunk(bytes), name: name, limits: limits)
+            let decode = {
+                try memory.withHandle(mode: Int32(SFM_READ)) { handle, info in
+                    try readSamples(handle, info: info, wav: WAVDataChunk(bytes), name: name, limits: limits)
+                }
             }
+            // libmpg123 prints its own warnings on stderr; the error line is ours to write.
+            return try QuietStandardError.mayBeMPEG(bytes) ? QuietStandardError.run(decode) : decode()
         } catch let error as SndfileMemory.OpenError {
             let what = Int(error.code) == SF_ERR_UNRECOGNISED_FORMAT ? "not a supported audio file" : "cannot decode audio"
             throw MediaError(source: name, problem: "\(what) (\(error.reason))")

@@ -62,6 +62,21 @@ enum ErrorContractCorpus {
         badCRC[png.count - 20] ^= 0xFF                                                   // inside the last IDAT
         try put("crc.png", badCRC)
 
+        // JPEG (the committed fixtures, Tests/Fixtures/make_jpeg_fixtures.py): cut, garbage after the
+        // signature, a header claiming 60000×60000, the header alone.
+        let jpeg = Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent("jpeg/photo_60x40.jpg")))
+        try put("good.jpg", jpeg)
+        try put("truncated.jpg", Array(jpeg.prefix(jpeg.count / 2)))
+        try put("garbage.jpg", [0xFF, 0xD8, 0xFF] + (0..<400).map { UInt8(truncatingIfNeeded: ($0 &* 2654435761) >> 13) })
+        var huge = jpeg
+        if let sof = (0..<(huge.count - 9)).first(where: { huge[$0] == 0xFF && (0xC0...0xC2).contains(huge[$0 + 1]) }) {
+            huge.replaceSubrange((sof + 5)...(sof + 8), with: [0xEA, 0x60, 0xEA, 0x60])   // height, width = 60000
+        }
+        try put("huge.jpg", huge)
+        // MP3 cut mid-stream (libmpg123 would print its own warnings on stderr: they must not appear).
+        try put("truncated.mp3", Array(Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent("audio/mp3_mono_16k.mp3"))).prefix(1200)))
+        try put("header-only.jpg", Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent("jpeg/header_only.jpg"))))
+
         // WAV: 0.08 s at 16 kHz (the fixture models' clip).
         let samples = (0..<1280).map { Float(sin(Double($0) * 0.3) * 0.5) }
         let wav = try AudioFile.encodeWAV(Audio(sampleRate: 16000, mono: samples))
@@ -191,6 +206,7 @@ enum ErrorContractCorpus {
         }
         try dataset("ds-text-image", from: "scenes") { try replacingAll("images", in: $0, with: text) }
         try dataset("ds-truncated-image", from: "scenes") { try replacingAll("images", in: $0, with: Array(png.prefix(png.count / 2))) }
+        try dataset("ds-truncated-jpeg", from: "scenes") { try replacingAll("images", in: $0, with: Array(jpeg.prefix(jpeg.count / 2))) }
         try dataset("ds-huge-image", from: "scenes") { try replacingAll("images", in: $0, with: pngWithHeader(width: 100_000, height: 100_000, idat: [])) }
         try dataset("ds-nan-audio", from: "scenes") { try replacingAll("audio", in: $0, with: Array(try Data(contentsOf: dir.appendingPathComponent("nan.wav")))) }
         // A model whose vocabulary is the scenes dataset's (one training step), for the

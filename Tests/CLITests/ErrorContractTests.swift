@@ -54,9 +54,9 @@ import TestSupport
                             "huge-shape.safetensors", "nan.safetensors", "missing-tensor.safetensors", "not-glassbox.safetensors",
                             "no-vocab.safetensors", "heads.safetensors", "bigger.safetensors", "png.safetensors"]
     static let badImages = ["missing.png", "empty.png", "truncated.png", "text.png", "folder.png", "huge.png", "lying.png", "crc.png",
-                            "good.wav", "truncated.npy"]
+                            "good.wav", "truncated.npy", "truncated.jpg", "garbage.jpg", "huge.jpg", "header-only.jpg"]
     static let badAudio = ["missing.wav", "empty.wav", "truncated.wav", "text.wav", "folder.wav", "lying.wav", "rate0.wav",
-                           "nan.wav", "inf.wav", "good.png"]
+                           "nan.wav", "inf.wav", "good.png", "truncated.mp3", "good.jpg"]
     static let badConfigs = ["heads.json", "patch.json", "negative.json", "unknown-key.json", "missing-key.json", "wrong-type.json",
                              "huge-size.json", "huge-width.json", "huge-mels.json", "notjson.json", "empty.json", "missing.json"]
     static let badDatasets: [(String, String)] = [
@@ -137,6 +137,7 @@ import TestSupport
                 c(["train", "--data", "@ds-no-train", "--out", "{out}", "--config", "@tiny-image.json", "--steps", "1"], "ds-no-train", out),
                 c(["train", "--data", "@ds-text-image", "--out", "{out}", "--config", "@tiny-image.json", "--steps", "1"], "000001.png", out),
                 c(["train", "--data", "@ds-truncated-image", "--out", "{out}", "--config", "@tiny-image.json", "--steps", "1"], "000001.png", out),
+                c(["train", "--data", "@ds-truncated-jpeg", "--out", "{out}", "--config", "@tiny-image.json", "--steps", "1"], "000001.png", out),
                 c(["train", "--data", "@ds-huge-image", "--out", "{out}", "--config", "@tiny-image.json", "--steps", "1"], "000001.png", out),
                 c(["train", "--data", "@ds-nan-audio", "--out", "{out}", "--config", "@tiny.json", "--steps", "1"], ".wav", out),
                 c(["train", "--data", "@shapes", "--out", "{out}", "--config", "no-such-config", "--steps", "1"], "no-such-config", out),
@@ -216,6 +217,8 @@ import TestSupport
             + values(base, "--audio-stride", ["0", "-3"] + notNumbers, out)
             + values(base, "--batch-size", ["0", "-1", "4097", overflow] + notNumbers, out)
             + values(base, "--modalities", ["sound", "image,,smell"], out)
+            + values(base, "--fit", ["sideways", ""], out)
+            + values(base, "--picture-size", ["0", "63", "4097", "-5", overflow] + notNumbers, out)
             + [
                 c(["explain", "--model", "@audio.safetensors"] + image + audio + ["--method", "gradient", "--out", "{out}"], "--image", out),
                 c(["explain", "--model", "@image.safetensors"] + image + ["--method", "gradient", "--audio-window", "2", "--out", "{out}"], "--audio-window", out),

@@ -106,6 +106,18 @@ struct HeatmapTests {
         return sum
     }
 
+    /// A cell without a value (NaN: pixels a crop cut away) shows the gray input at 45 %, uncoloured,
+    /// and does not move the scale; its neighbours keep their colours.
+    @Test func cellsWithoutValueAreDarkGrayAndLeaveTheScaleAlone() {
+        let heat: [Float] = [.nan, 1, 2, 3]
+        let scale = HeatScale(values: heat, signed: false)
+        #expect(scale == HeatScale(values: [1, 2, 3], signed: false))
+        let panel = Figure.heatPanel(image: Self.image, heat: heat, heatWidth: 2, heatHeight: 2, scale: 1, heatScale: scale, alpha: 0.6)
+        #expect(Array(panel.pixels[0..<3]) == [58, 58, 58])   // 0.45 · 128 = 57.6
+        let hot = scale.color(3), i = (15 * 16 + 15) * 3
+        #expect(Array(panel.pixels[i..<(i + 3)]) == (0..<3).map { UInt8((0.4 * 128 + 0.6 * Double(hot[$0])).rounded()) })
+    }
+
     @Test(arguments: [false, true])
     func hottestPatchIsClosestToTheTopColour(signed: Bool) throws {
         // A 4×4 patch grid, hot at patch (1, 2), mildly warm elsewhere.

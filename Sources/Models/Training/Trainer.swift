@@ -412,6 +412,7 @@ public final class Trainer {
         var summary: [String: Any] = [
             "steps": step, "seconds": elapsed, "steps_per_second": Double(step) / max(elapsed, 1e-9),
             "parameters": model.parameterCount, "batch_size": options.batchSize, "captions_per_image": options.captionsPerImage,
+            "image_fit": options.imageFit.rawValue,
             "final_train_loss": Double(log.last?.loss ?? .nan),
         ]
         if let bestStep {

@@ -53,6 +53,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// captioning).
     public var objectives: [PretrainingObjective] = []
     public var maskRatio = PretrainingObjective.defaultMaskRatio
+    /// How training images of any size and aspect become S×S (`--fit`, ``ImageFit``); recorded in
+    /// metrics.json so captioning and explaining can use the same.
+    public var imageFit = ImageFit.squash
 
     public init() {}
 
@@ -61,7 +64,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case finalLRFraction = "final_lr_fraction", weightDecay = "weight_decay", clipNorm = "clip_norm", seed, augment
         case evalEvery = "eval_every", validationLimit = "validation_limit", checkpointEvery = "checkpoint_every"
         case logEvery = "log_every", minWordCount = "min_word_count", workers, beta2, timeLimit = "time_limit", whitenInputs = "whiten_inputs"
-        case freeze, trainImages = "train_images", objectives, maskRatio = "mask_ratio"
+        case freeze, trainImages = "train_images", objectives, maskRatio = "mask_ratio", imageFit = "image_fit"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -92,6 +95,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         trainImages = try c.decodeIfPresent(Int.self, forKey: .trainImages) ?? d.trainImages
         objectives = try c.decodeIfPresent([PretrainingObjective].self, forKey: .objectives) ?? d.objectives
         maskRatio = try c.decodeIfPresent(Float.self, forKey: .maskRatio) ?? d.maskRatio
+        // Runs saved before --fit existed squashed their images.
+        imageFit = try c.decodeIfPresent(ImageFit.self, forKey: .imageFit) ?? .squash
     }
 
     public var schedule: WarmupCosineSchedule {
@@ -101,3 +106,4 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
 import Engine
 import Foundation
+import Media

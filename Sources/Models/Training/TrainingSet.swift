@@ -117,8 +117,11 @@ public final class TrainingSet {
     /// "Audio"); needed only when the config has audio.
     ///
     /// `captionedOnly` false keeps examples without captions too (pretraining without words).
+    /// `fit` brings images of any size and aspect to S×S (``ImageFit``); padding (127.5) is stored
+    /// as 128 in the 8-bit samples.
     public init(dataset: CaptionDataset, split: String, config: ModelConfig, limit: Int? = nil,
-                audioFeatures: ((URL) throws -> Tensor)? = nil, keepWaveforms: Bool = false, captionedOnly: Bool = true) throws {
+                audioFeatures: ((URL) throws -> Tensor)? = nil, keepWaveforms: Bool = false, captionedOnly: Bool = true,
+                fit: ImageFit = .squash) throws {
         self.config = config
         let audioPreprocessor = config.audio.map {
             AudioPreprocessor(sampleRate: $0.sampleRate, nFFT: $0.nFFT, hop: $0.hop, nMels: $0.nMels, clipSeconds: $0.clipSeconds)
@@ -130,10 +133,8 @@ public final class TrainingSet {
         for e in examples {
             var pixels: [UInt8]? = nil
             if let ic = config.image {
-                let image = try PNG.read(contentsOf: e.image).converted(toChannels: ic.channels)
-                if image.width == ic.size && image.height == ic.size { pixels = image.pixels } else {
-                    pixels = Image(ImageOps.resize(image.tensor, height: ic.size, width: ic.size)).pixels
-                }
+                // The one path from a file to a model input (Preprocessing), kept as 8-bit samples.
+                pixels = Image(Preprocessing.pixels(try ImageFile.read(contentsOf: e.image), config: ic, fit: fit)).pixels
             }
             var audio: Tensor? = nil, waveform: [Float]? = nil
             if let preprocessor = audioPreprocessor {
