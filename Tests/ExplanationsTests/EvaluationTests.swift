@@ -43,8 +43,11 @@ import Probes
         let cases = try evaluator.cases()
         #expect(!cases.isEmpty && cases.allSatisfy { $0.mask?.contains(true) == true })
         let report = try evaluator.run()
-        #expect(report.methods.map(\.method) == ["integrated-gradients", "occlusion", "kernel-shap"])
-        for m in report.methods {
+        #expect(report.methods.map(\.method) == ["integrated-gradients", "occlusion", "kernel-shap", "causal-patching"])
+        let causal = report.methods.last!
+        #expect(causal.pointing.count == cases.count && causal.pointing.allSatisfy { $0 == 0 || $0 == 1 } && causal.selfAgreement.isEmpty)
+        #expect(causal.randomDeletion == report.methods[0].randomDeletion)
+        for m in report.methods.dropLast() {
             #expect(m.pointing.count == cases.count && m.pointing.allSatisfy { $0 == 0 || $0 == 1 })
             #expect(m.massInside.allSatisfy { $0 >= 0 && $0 <= 1 })
             #expect((m.deletion + m.insertion).allSatisfy { $0 > 0 && $0 <= 1 })
