@@ -27,6 +27,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
     @Option(help: "Bar chart PNG (default: explanations.png beside the model).") var chart: String?
     @Option(help: "How the causal pointing game corrupts a word's input: removal (the object's pixels / the word's frames filled with the rest's mean) or noise.")
     var causalCorruption: CausalCorruption = .removal
+    @Option(help: "KernelSHAP samples for the MM-SHAP modality shares (balanced feature counts); 0 skips them.") var mmShapSamples = 500
     @OptionGroup var memory: MemoryLimitOption
     @OptionGroup var imageFit: ImageFitOption
 
@@ -52,6 +53,8 @@ struct EvaluateExplanationsCommand: ParsableCommand {
             guard !names.isEmpty else { throw UserError("--methods: no method named (known: \(known.joined(separator: ", ")))") }
         }
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split; options.causalCorruption = causalCorruption
+        guard mmShapSamples == 0 || (mmShapSamples >= 2 && mmShapSamples <= 1_000_000) else { throw UserError("--mm-shap-samples must be 0 or in 2…1000000, got \(mmShapSamples)") }
+        options.mmShapSamples = mmShapSamples
         options.fit = imageFit.fit
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
         for (flag, value) in [("--window", window), ("--stride", stride)] {

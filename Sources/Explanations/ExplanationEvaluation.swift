@@ -41,6 +41,8 @@ public struct ExplanationEvaluator {
         /// method "causal-patching".
         public var causal = true
         public var causalCorruption = CausalCorruption.removal
+        /// Also measure MM-SHAP (``mmShap(_:step:)``) with KernelSHAP and this many samples (0: not).
+        public var mmShapSamples = 500
         /// How images become S×S (``ImageFit``); object masks go through the same fit.
         public var fit = ImageFit.squash
         public init() {}
@@ -240,6 +242,7 @@ public struct ExplanationEvaluator {
         let stages = cascade(seed: options.settings.seed &+ 7)
         let sanityCases = Array(cases.prefix(options.sanityWords))
         let total = options.methods.count * (cases.count + sanityCases.count * (stages.count + 1)) + (options.causal ? cases.count : 0)
+            + (options.mmShapSamples > 0 ? cases.count : 0)
         var done = 0
         var reports: [MethodReport] = []
         for method in options.methods {
@@ -312,10 +315,11 @@ public struct ExplanationEvaluator {
             r.randomDeletion = cases.indices.map { randomCurves[$0].0 }; r.randomInsertion = cases.indices.map { randomCurves[$0].1 }
             reports.append(r)
         }
+        let mm = options.mmShapSamples > 0 ? mmShap(cases) { done += 1; progress?(done, total, "mm-shap") } : nil
         return EvaluationReport(dataset: dataset.directory.path, split: options.split, examples: Set(cases.map(\.example.imageId)).count,
                                 words: cases.count, sanityWords: sanityCases.count, steps: options.steps,
                                 fill: "baseline: mid-grey image (0 after normalisation), log-mel 0, zero token embedding",
-                                methods: reports)
+                                methods: reports, mmShap: mm)
     }
 
     /// The causal pointing game: for each word, its own modality's input is corrupted
@@ -350,6 +354,51 @@ public struct ExplanationEvaluator {
         }
         r.medianMilliseconds = median(milliseconds)
         return r
+    }
+
+    /// MM-SHAP (Parcalabescu & Frank 2023): each modality's share of the total |Shapley value|,
+    /// Σ|φ_m| / Σ|φ|, from KernelSHAP with the image and the audio cut into the same number of
+    /// features (``balancedCells(imageSize:frames:)``), so neither modality's share grows
+    /// just because it has more features; text keeps one feature per decoder token (`<bos>` and the
+    /// words before the target). Also reported: how often the word's own modality (image or audio)
+    /// gets the larger share, beside each method's `modality_accuracy`.
+    func mmShap(_ cases: [Case], step: () -> Void) -> MMShapReport {
+        let explainer = Explainer(model: model)
+        var settings = options.settings
+        settings.perturbationSamples = options.mmShapSamples
+        let (imageCell, audioCell) = Self.balancedCells(imageSize: model.config.image?.size, frames: model.config.audio?.frameCount)
+        settings.features.imageCell = imageCell; settings.features.audioCell = audioCell
+        settings.features.modalities = Set(Modality.allCases)
+        var shares: [Modality: [Double]] = [:], own: [Double] = []
+        for c in cases {
+            let e = explainer.explain(image: c.image, audio: c.audio, caption: c.caption, wordIndex: c.word.index, method: .kernelShap, settings: settings)
+            let m = e.magnitudes(modalities: modalityOrder), total = m.values.reduce(0, +)
+            for (modality, v) in m { shares[modality, default: []].append(total > 0 ? v / total : 0) }
+            if model.config.image != nil && model.config.audio != nil {
+                let right: Modality = c.word.modality == "audio" ? .audio : .image, other: Modality = right == .audio ? .image : .audio
+                own.append((m[right] ?? 0) > (m[other] ?? 0) ? 1 : 0)
+            }
+            step()
+        }
+        var features: [String: Int] = [:]
+        if let c = model.config.image { let side = (c.size + settings.features.imageCell! - 1) / settings.features.imageCell!; features["image"] = side * side }
+        if let a = model.config.audio { features["audio"] = (a.frameCount + settings.features.audioCell! - 1) / settings.features.audioCell! }
+        return MMShapReport(shares: Dictionary(uniqueKeysWithValues: shares.map { ($0.key.rawValue, $0.value.reduce(0, +) / Double(max(1, $0.value.count))) }),
+                            modalityAccuracy: MethodReport.mean(own), features: features, samples: options.mmShapSamples, words: cases.count)
+    }
+
+    /// Feature sizes giving the image (a grid of ⌈S/c⌉² cells) and the audio (⌈T/a⌉ segments) the
+    /// same number of features: the largest count up to 25 that both can have exactly, else about
+    /// 16 each (a 4×4 grid).
+    static func balancedCells(imageSize: Int?, frames: Int?) -> (image: Int?, audio: Int?) {
+        func ceil(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
+        guard let s = imageSize else { return (nil, frames.map { max(1, ceil($0, 16)) }) }
+        guard let t = frames else { return (max(1, ceil(s, 4)), nil) }
+        for n in stride(from: 25, through: 4, by: -1) {
+            guard let c = (1...s).first(where: { ceil(s, $0) * ceil(s, $0) == n }), let a = (1...t).first(where: { ceil(t, $0) == n }) else { continue }
+            return (c, a)
+        }
+        return (max(1, ceil(s, 4)), max(1, ceil(t, 16)))
     }
 
     /// The corrupted input for a word of `modality`.
@@ -488,5 +537,16 @@ public struct EvaluationReport: Encodable, Sendable {
     public var examples: Int, words: Int, sanityWords: Int, steps: Int
     public var fill: String
     public var methods: [MethodReport]
-    enum CodingKeys: String, CodingKey { case dataset, split, examples, words, sanityWords = "sanity_words", steps = "curve_steps", fill, methods }
+    public var mmShap: MMShapReport?
+    enum CodingKeys: String, CodingKey { case dataset, split, examples, words, sanityWords = "sanity_words", steps = "curve_steps", fill, methods, mmShap = "mm_shap" }
+}
+
+/// MM-SHAP shares per modality (mean over words), with the balanced feature counts used.
+public struct MMShapReport: Encodable, Sendable {
+    public var shares: [String: Double]
+    /// How often the word's own modality (image or audio) has the larger share; nil without both.
+    public var modalityAccuracy: Double?
+    public var features: [String: Int]
+    public var samples: Int, words: Int
+    enum CodingKeys: String, CodingKey { case shares, modalityAccuracy = "modality_accuracy", features, samples, words }
 }

@@ -36,6 +36,13 @@ public enum ExplanationTable {
         var out = "\(report.words) words from \(report.examples) \(report.split) examples (sanity on \(report.sanityWords)); \(report.fill)\n"
         out += line(header) + "\n" + line(widths.map { String(repeating: "-", count: $0) }) + "\n"
         for r in rows { out += line(r) + "\n" }
+        if let mm = report.mmShap {
+            let shares = mm.shares.keys.sorted().map { "\($0) \(format(mm.shares[$0]))" }.joined(separator: ", ")
+            let balance = mm.features.keys.sorted().map { "\(mm.features[$0]!) \($0)" }.joined(separator: " / ")
+            out += "MM-SHAP (KernelSHAP, \(mm.samples) samples, balanced features: \(balance); text one per token): \(shares)"
+            if let accuracy = mm.modalityAccuracy { out += "; own modality larger for \(format(accuracy)) of words (compare each method's 'modality')" }
+            out += "\n"
+        }
         return out
     }
 

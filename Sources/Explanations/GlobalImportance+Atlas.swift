@@ -51,8 +51,9 @@ extension GlobalImportance {
         let heads = headsPerModule, importance = headImportance, modules = headModules
         let top = importance.max() ?? 0
         let (cellW, cellH, left, y0) = (64, 20, 150, 30)
-        var canvas = Canvas(width: left + heads * cellW + 20, height: y0 + modules.count * cellH + 24)
-        _ = canvas.text("head importance: mean |change in log p| per caption position when the head is zeroed", x: 8, y: 8)
+        let title = "head importance: mean |change in log p| per caption position when the head is zeroed"
+        var canvas = Canvas(width: max(left + heads * cellW + 20, Canvas.textWidth(title) + 16), height: y0 + modules.count * cellH + 24)
+        _ = canvas.text(title, x: 8, y: 8)
         for h in 0..<heads { _ = canvas.text("head \(h)", x: left + h * cellW + 8, y: y0 - 10) }
         for (r, module) in modules.enumerated() {
             _ = canvas.text(module, x: 8, y: y0 + r * cellH + 6)

@@ -9,6 +9,17 @@ import Testing
         #expect(spearman([1, 1, 1], [1, 2, 3]) == 0)
     }
 
+    @Test func mmShapFeatureCountsAreBalanced() {
+        // Scenes: 64-pixel image, 100 frames → 25 cells of 13 pixels and 25 segments of 4 frames.
+        #expect(ExplanationEvaluator.balancedCells(imageSize: 64, frames: 100) == (13, 4))
+        #expect(ExplanationEvaluator.balancedCells(imageSize: 16, frames: nil) == (4, nil))
+        for (s, t) in [(64, 100), (32, 50), (48, 80), (64, 64)] {
+            let (c, a) = ExplanationEvaluator.balancedCells(imageSize: s, frames: t)
+            let side = (s + c! - 1) / c!
+            #expect(side * side == (t + a! - 1) / a!, "\(s), \(t)")
+        }
+    }
+
     @Test func orderIsByDecreasingScoreWithStableTies() {
         #expect(ExplanationEvaluator.order([0.1, 0.5, 0.5, -1, 2]) == [4, 1, 2, 0, 3])
     }
@@ -44,6 +55,10 @@ import Probes
         #expect(!cases.isEmpty && cases.allSatisfy { $0.mask?.contains(true) == true })
         let report = try evaluator.run()
         #expect(report.methods.map(\.method) == ["integrated-gradients", "occlusion", "kernel-shap", "causal-patching"])
+        // MM-SHAP: shares of one Shapley decomposition over image (4×4 cells of the 16-pixel input) and text.
+        let mm = try #require(report.mmShap)
+        #expect(mm.features == ["image": 16] && mm.words == cases.count)
+        #expect(Set(mm.shares.keys) == ["image", "text"] && abs(mm.shares.values.reduce(0, +) - 1) < 1e-9)
         let causal = report.methods.last!
         #expect(causal.pointing.count == cases.count && causal.pointing.allSatisfy { $0 == 0 || $0 == 1 } && causal.selfAgreement.isEmpty)
         #expect(causal.randomDeletion == report.methods[0].randomDeletion)
