@@ -36,7 +36,7 @@ struct Demo: ParsableCommand {
         try checkOutputFolder(out, flag: "--out")
         let root = URL(fileURLWithPath: out)
         let started = Date()
-        let steps = 6 + (noScenes ? 0 : 3) + (noPretraining ? 0 : 1)
+        let steps = 7 + (noScenes ? 0 : 3) + (noPretraining ? 0 : 1)
         var step = 0
         func stage(_ what: String) {
             step += 1
@@ -74,6 +74,8 @@ struct Demo: ParsableCommand {
             try runCommand(ExplainCommand.self, ["--model", path("shapes/model.safetensors"), "--image", e.image.path,
                                                  "--method", "integrated-gradients", "--out", path("explain/strip-\(n)")])
         }
+        stage("look inside the model: activations, causal tracing, explanations over the test set")
+        try insidePart(root: root, data: shapes, explained: (example, caption, word), count: quick ? 2 : 12)
         stage("evaluate the explanations on shapes")
         let shapesReport = try evaluate(model: shapesModel, data: shapes, count: plan.evaluateCount, sanity: plan.sanityWords,
                                         samples: plan.samples, methods: ExplainMethod.allCases, chart: path("evaluation-shapes.png"))
@@ -118,6 +120,41 @@ struct Demo: ParsableCommand {
         }
         var parsed = try command.parseAsRoot(["--data", data, "--out", run, "--config", config] + (steps.map { ["--steps", String($0)] } ?? []) + extra)
         try parsed.run()
+    }
+
+    /// The explained example's activations; causal tracing of its word with the named object removed
+    /// (its mask pixels filled with the mean colour of the rest); integrated gradients aggregated
+    /// over `count` test images (explain-dataset).
+    func insidePart(root: URL, data: CaptionDataset, explained: (CaptionDataset.Example, String, GroundingFile.Word), count: Int) throws {
+        let path = { (p: String) in root.appendingPathComponent(p).path }
+        let (example, caption, word) = explained
+        let model = path("shapes/model.safetensors")
+        try runCommand(ActivationsCommand.self, ["--model", model, "--image", example.image.path, "--caption", caption,
+                                                 "--names", "image.embed,image.enc.0,image.enc.1,image.out,image.enc.0.mlp.hidden,image.enc.1.mlp.hidden",
+                                                 "--out", path("inside/activations")])
+        if let mask = word.mask {
+            let removed = URL(fileURLWithPath: path("inside/removed.png"))
+            try FileManager.default.createDirectory(at: removed.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try writeAtomically(PNG.encode(try Self.removing(mask: data.directory.appendingPathComponent(mask), from: example.image)), to: removed)
+            try runCommand(PatchCommand.self, ["--model", model, "--image", example.image.path, "--caption", caption, "--word", String(word.index),
+                                               "--corrupt-image", removed.path, "--out", path("inside/patch")])
+        }
+        try runCommand(ExplainDatasetCommand.self, ["--model", model, "--data", data.directory.path, "--method", "integrated-gradients",
+                                                    "--count", String(count), "--out", path("inside/global")])
+    }
+
+    /// The image with the mask's pixels filled with the mean colour of the others.
+    static func removing(mask url: URL, from imageURL: URL) throws -> Image {
+        let image = try ImageFile.read(contentsOf: imageURL).converted(toChannels: 3)
+        let mask = try ImageFile.read(contentsOf: url).converted(toChannels: 1)
+        guard mask.width == image.width && mask.height == image.height else { throw UserError("\(url.path): mask size differs from the image") }
+        var sum = [Double](repeating: 0, count: 3), n = 0.0
+        for p in 0..<(image.width * image.height) where mask.pixels[p] == 0 { n += 1; for c in 0..<3 { sum[c] += Double(image.pixels[p * 3 + c]) } }
+        var pixels = image.pixels
+        for p in 0..<(image.width * image.height) where mask.pixels[p] != 0 {
+            for c in 0..<3 { pixels[p * 3 + c] = UInt8((sum[c] / max(n, 1)).rounded()) }
+        }
+        return Image(width: image.width, height: image.height, channels: 3, pixels: pixels)
     }
 
     struct PretrainingPart {

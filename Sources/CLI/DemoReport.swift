@@ -67,16 +67,7 @@ struct DemoReport {
             b.append(.table(header: header, rows: rows, note: "\(scenes.report.words) grounded words of \(scenes.report.examples) test scenes. Audio pointing: the top audio token overlaps the spoken word; modality: the word's own modality gets the larger share."))
             sections.append(.init(title: "Image + audio: the audio view", blocks: b))
         }
-        if FileManager.default.fileExists(atPath: url("lens/lens.png").path) {
-            sections.append(.init(title: "Inside the model: the logit lens", blocks: [
-                .paragraph("""
-                    Each shared layer's state at each position of "\(explained.caption)", read out through the model's final \
-                    norm and head as if it were the last layer: where along the depth the next word becomes predictable. \
-                    Brighter cells give the caption's next word a higher probability; each cell names that layer's top word.
-                    """),
-                .image(url("lens/lens.png"), caption: "Logit lens (glassbox lens): rows are layers, the embedding at the bottom"),
-            ]))
-        }
+        sections.append(insideSection())
         if let pretraining { sections.append(try pretrainingSection(pretraining, word: word)) }
         let (header, rows) = ExplanationTable.rows(shapesReport)
         sections.append(.init(title: "How far to trust each method", blocks: [
@@ -93,6 +84,57 @@ struct DemoReport {
             """
         sections.append(.init(title: "Reproduce", blocks: [.html("<pre>\(escaped(commands))</pre>")]))
         return ReportPage(title: "Glassbox demo", subtitle: "Train a caption model on a CPU, look at what each word used, and measure the explanations.", sections: sections)
+    }
+
+    /// "Inside the model": causal tracing of the explained word with its object removed, the causal
+    /// pointing game's score beside the attribution methods', the logit lens, activation norms, and
+    /// the global atlas over the test images.
+    func insideSection() -> ReportPage.Section {
+        let word = explained.word.word
+        var blocks: [ReportPage.Block] = []
+        let causal = shapesReport.methods.first { $0.method == "causal-patching" }
+        let ig = shapesReport.methods.first { $0.method == "integrated-gradients" }
+        if FileManager.default.fileExists(atPath: url("inside/patch/patching.png").path) {
+            let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url("inside/patch/patching.json")))) as? [String: Any] ?? [:]
+            blocks.append(.paragraph("""
+                Causal tracing (glassbox patch): the same image with the \(word) removed (its pixels filled with the background's \
+                mean colour) lowers log p('\(word)') from \(f(json["logprob_clean"] as? Double)) to \(f(json["logprob_corrupted"] as? Double)). \
+                Each cell restores one activation of the clean image into that corrupted run: bright cells bring the word back. \
+                Over \(causal?.pointing.count ?? 0) object words, the image token that restores the most at the encoder output lies on \
+                the named object for \(f(causal?.pointingGame)) of them (the causal pointing game; integrated gradients' pointing \
+                game: \(f(ig?.pointingGame))), so the evidence the words need sits at the object's own positions when the image \
+                leaves the encoder.
+                """))
+            blocks.append(.image(url("inside/patch/patching.png"), caption: "Causal tracing of '\(word)': layers × positions, then the encoder output over the image"))
+        }
+        if FileManager.default.fileExists(atPath: url("lens/lens.png").path) {
+            blocks.append(.paragraph("""
+                The logit lens (glassbox lens): each shared layer's state at each position of "\(explained.caption)", read out \
+                through the model's final norm and head as if it were the last layer, shows where along the depth the next word \
+                becomes predictable. Brighter cells give the caption's next word a higher probability; each cell names that layer's top word.
+                """))
+            blocks.append(.image(url("lens/lens.png"), caption: "Logit lens: rows are layers, the embedding at the bottom"))
+        }
+        if FileManager.default.fileExists(atPath: url("inside/activations/image-norms.png").path) {
+            blocks.append(.image(url("inside/activations/image-norms.png"), caption: "Activation norm of each image token, layer by layer (glassbox activations)"))
+        }
+        if FileManager.default.fileExists(atPath: url("inside/global/atlas.png").path) {
+            blocks.append(.paragraph("""
+                Across the test images (glassbox explain-dataset, integrated gradients): each word's mean attribution map, where \
+                image evidence sits over all words, and each attention head's importance, the mean change in the caption's \
+                log-probabilities when that head alone is zeroed. Shards of this run computed on other machines merge into the same result.
+                """))
+            blocks.append(.image(url("inside/global/atlas.png"), caption: "Global atlas: mean maps per word and head importance"))
+        }
+        if let mm = scenes?.report.mmShap {
+            let shares = mm.shares.keys.sorted().map { "\($0) \(f(mm.shares[$0]))" }.joined(separator: ", ")
+            blocks.append(.paragraph("""
+                Which modality does the scenes model use? MM-SHAP, with the image and the audio cut into the same number of features \
+                (\(mm.features.keys.sorted().map { "\(mm.features[$0]!) \($0)" }.joined(separator: ", "))), gives each modality's share \
+                of the Shapley values over \(mm.words) grounded words: \(shares).
+                """))
+        }
+        return .init(title: "Inside the model", blocks: blocks)
     }
 
     /// Pretraining → fine-tuning against from scratch at the same label budget: the pretraining
