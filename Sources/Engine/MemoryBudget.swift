@@ -10,11 +10,14 @@ import Glibc
 public enum MemoryUsage {
     private static let live = Atomic<Int>(0)
     private static let peak = Atomic<Int>(0)
+    private static let processPeak = Atomic<Int>(0)
 
     /// Tensor bytes in use now.
     public static var liveBytes: Int { live.load(ordering: .relaxed) }
     /// Most tensor bytes in use at once since the last ``resetPeak()``.
     public static var peakBytes: Int { peak.load(ordering: .relaxed) }
+    /// Most tensor bytes in use at once since the process started (never reset).
+    public static var processPeakBytes: Int { processPeak.load(ordering: .relaxed) }
     /// Starts a new peak from what is in use now.
     public static func resetPeak() { peak.store(live.load(ordering: .relaxed), ordering: .relaxed) }
 
@@ -29,9 +32,13 @@ public enum MemoryUsage {
 
     static func allocated(_ bytes: Int) {
         let now = live.add(bytes, ordering: .relaxed).newValue
-        var seen = peak.load(ordering: .relaxed)
+        raise(peak, to: now); raise(processPeak, to: now)
+    }
+
+    private static func raise(_ counter: borrowing Atomic<Int>, to now: Int) {
+        var seen = counter.load(ordering: .relaxed)
         while now > seen {
-            let (exchanged, current) = peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+            let (exchanged, current) = counter.compareExchange(expected: seen, desired: now, ordering: .relaxed)
             if exchanged { break }
             seen = current
         }

@@ -5,14 +5,16 @@
 /// ``backward(_:)`` orders the recorded graph topologically from `self` and runs the closures in
 /// reverse. Leaves (tensors made by the user with ``requiresGrad`` set: parameters, or inputs a
 /// probe explains) keep their ``grad`` and keep accumulating across calls until
-/// ``zeroGrad()``; intermediate gradients are dropped as soon as they have been propagated.
+/// ``zeroGrad()``; intermediate gradients are dropped as soon as they have been propagated, and so
+/// is each op's record (its inputs and closure, which hold the activations saved for it) once its
+/// closure has run, as PyTorch frees saved tensors: a graph is differentiated once.
 ///
 /// There is no global "no-grad" switch: gradients are recorded exactly when some input
 /// requires them. Inference is simply running on tensors that do not (see
 /// ``detached()``, and `requiresGrad = false` on parameters).
 extension Tensor {
     /// Whether this tensor was created by the user rather than computed by a recorded op.
-    public var isLeaf: Bool { backwardFunction == nil }
+    public var isLeaf: Bool { backwardFunction == nil && !differentiated }
 
     /// Runs reverse-mode differentiation from this tensor.
     ///
@@ -30,6 +32,7 @@ extension Tensor {
         while let (node, expanded) = stack.popLast() {
             if expanded { order.append(node); continue }
             guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+            precondition(!node.differentiated, "backward() through a graph that was already differentiated (op \(node.op)): run the forward pass again")
             stack.append((node, true))
             for input in node.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
                 stack.append((input, false))
@@ -37,7 +40,11 @@ extension Tensor {
         }
 
         accumulateGrad(seed.reshaped(shape).detached())
-        for node in order.reversed() {
+        // Reverse topological order, dropping each node once handled: every consumer of a node is
+        // handled before it, so releasing a node's record frees the activations only it still held
+        // (memory falls during backward instead of peaking at its end).
+        while let node = order.popLast() {
+            defer { node.releaseRecord() }
             guard let propagate = node.backwardFunction, let g = node.grad else { continue }
             node.grad = nil  // intermediate: free it as soon as it has been passed on
             propagate(g)

@@ -31,6 +31,15 @@ public final class Tensor {
     private(set) var inputs: [Tensor]
     /// Sends dL/d(self) (contiguous, same shape as self) on to the inputs' gradients.
     private(set) var backwardFunction: ((Tensor) -> Void)?
+    /// Set when a backward pass has used and released this op's record.
+    private(set) var differentiated = false
+
+    /// Drops the op's record after a backward pass has run it (its inputs are still referenced by
+    /// the pass, so nothing cascades here).
+    func releaseRecord() {
+        guard backwardFunction != nil else { return }
+        inputs = []; backwardFunction = nil; differentiated = true
+    }
 
     /// Releasing a recorded graph is iterative: Swift frees an object's references at the end of
     /// its deinit, so freeing the output of a chain of N ops would nest N deinits (inputs array →

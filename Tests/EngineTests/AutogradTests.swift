@@ -5,6 +5,25 @@ import TestSupport
 
 /// The tape's semantics: accumulation, leaves vs intermediates, no recording without gradients.
 @Suite struct AutogradTests {
+    /// Backward releases each op's record once it has run (as PyTorch frees saved tensors): the
+    /// activations a graph saved are gone after backward even while its output is still held, and
+    /// the leaves' gradients are unchanged by it.
+    @Test func backwardFreesTheGraphsActivations() {
+        let x = Tensor([1, -2, 3, 0.5], shape: [4]); x.requiresGrad = true
+        weak var hidden: Tensor?
+        let loss: Tensor = {
+            let h = (x * x + 1) * x          // intermediates only the graph holds
+            hidden = h
+            return h.sum()
+        }()
+        #expect(hidden != nil, "the graph keeps its activations until backward")
+        loss.backward()
+        #expect(hidden == nil, "backward left the activations alive")
+        #expect(x.grad!.scalars == [4, 13, 28, 1.75])   // d/dx (x³ + x) = 3x² + 1
+        let expected: Float = 2 - 10 + 30 + 0.625   // Σ x³ + x
+        #expect(loss.item == expected)
+    }
+
     @Test func gradientsAccumulateAcrossBackwardCallsUntilZeroed() {
         let w = Tensor([1, 2, 3], shape: [3])
         w.requiresGrad = true

@@ -33,6 +33,12 @@ public final class Attention: Module {
         let dh = d / heads
         func splitHeads(_ t: Tensor, _ n: Int) -> Tensor { t.reshaped([b, n, heads, dh]).permuted([0, 2, 1, 3]) }  // [B, H, T, dh] view
         let qh = splitHeads(q(x), tq), kh = splitHeads(k(source), tk), vh = splitHeads(v(source), tk)
+        if observe == nil && mode.dropout == 0 && Self.fused {
+            // One op: the scores are never stored, the heads land in the merged layout (Engine's
+            // `Tensor.attention`; the same numbers as the steps below, tested).
+            let merged = Tensor.attention(q: qh, k: kh, v: vh, mask: mask, scale: 1 / Float(dh).squareRoot())
+            return o(tapHeads?(merged) ?? merged)
+        }
         var scores = qh.matmul(kh.transposed()) * (1 / Float(dh).squareRoot())  // [B, H, Tq, Tk]
         if let mask { scores = scores.maskedFill(mask, with: -.infinity) }
         var p = scores.softmax(axis: -1)
@@ -44,4 +50,7 @@ public final class Attention: Module {
     }
 
     public var parameters: [NamedParameter] { nested(("q", q), ("k", k), ("v", v), ("o", o)) }
+
+    /// Whether inference and dropout-free training use the fused attention op (tests compare both).
+    nonisolated(unsafe) static var fused = true
 }

@@ -413,6 +413,9 @@ public final class Trainer {
             "steps": step, "seconds": elapsed, "steps_per_second": Double(step) / max(elapsed, 1e-9),
             "parameters": model.parameterCount, "batch_size": options.batchSize, "captions_per_image": options.captionsPerImage,
             "image_fit": options.imageFit.rawValue,
+            // The most tensor memory alive at once in this process (Engine's accounting; the
+            // process's resident size adds the allocator's and the dataset's).
+            "peak_tensor_bytes": MemoryUsage.processPeakBytes,
             "final_train_loss": Double(log.last?.loss ?? .nan),
         ]
         if let bestStep {
