@@ -191,12 +191,12 @@ public struct ExplanationEvaluator {
 
     /// Models with the cascade applied up to each stage (fresh initialisation from `seed`).
     func cascade(seed: UInt64) -> [(name: String, model: CaptionModel)] {
-        let random = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .random(seed: seed))
+        let random = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .random(seed: seed), heads: model.headLayout)
         let fresh = Dictionary(uniqueKeysWithValues: random.parameters.map { ($0.name, $0.tensor) })
         var tensors = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.tensor.copy()) })
         return randomizationStages().map { stage in
             for name in stage.parameters { tensors[name] = fresh[name]!.copy() }
-            let m = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .sharing(tensors))
+            let m = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .sharing(tensors), heads: model.headLayout)
             m.setRequiresGrad(false)
             return (stage.name, m)
         }
