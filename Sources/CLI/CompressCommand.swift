@@ -254,7 +254,7 @@ struct CompressCommand: ParsableCommand {
         let series = (0..<n).map { head in
             (name: "H\(head)", values: modules.map { m in importance.first { $0.module == m && $0.head == head }?.score ?? .nan }, color: colors[head % colors.count])
         }
-        let chart = BarChart(title: "Head importance (mean |Δ log p| when zeroed)", yLabel: "|Δ log p|", groups: modules, series: series)
+        let chart = BarChart(title: "Head importance: mean |change in log p| when zeroed", yLabel: "|d log p|", groups: modules, series: series)
         try writeAtomically(try PNG.encode(chart.render(width: max(720, 90 * modules.count)).image), to: beside(".heads.png"))
     }
 }

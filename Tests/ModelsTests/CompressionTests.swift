@@ -151,3 +151,23 @@ import TestSupport
         #expect(problems.isEmpty, "\(problems)")
     }
 }
+
+/// Compressed checkpoints written by Python (Tests/Fixtures/make_compression_fixtures.py: a NumPy
+/// int8 quantiser, and head-pruned models sliced in PyTorch) load in Swift and give the logits of
+/// the PyTorch rebuild (Scripts/glassbox_torch.py), which dequantises and prunes on its own.
+@Suite struct CompressionParityTests {
+    struct Inputs: Decodable { let image: FixtureArray?; let audio: FixtureArray?; let tokens: FixtureArray }
+    struct Fixture: Decodable { let inputs: Inputs; let logits: FixtureArray; let heads: [String: [Int]]? }
+
+    @Test(arguments: ["quantized", "pruned_cross", "pruned_concat"])
+    func compressedCheckpointMatchesPyTorch(name: String) throws {
+        let fixture = try loadFixture(Fixture.self, "compression/\(name).json")
+        let model = try CaptionModel.load(contentsOf: fixturesDirectory.appendingPathComponent("compression/\(name).safetensors"))
+        if let heads = fixture.heads { #expect(model.headLayout == heads) }
+        let tokens = IndexArray(fixture.inputs.tokens.data.map { Int32($0) }, shape: fixture.inputs.tokens.shape)
+        var rng = SplitMix64(seed: 0)
+        let logits = model.logits(image: fixture.inputs.image?.tensor, audio: fixture.inputs.audio?.tensor, tokens: tokens, mode: .inference, rng: &rng)
+        let problems = mismatches(logits, fixture.logits.tensor, Tolerance(absolute: 1e-5, relative: 1e-4))
+        #expect(problems.isEmpty, "\(name): \(problems)")
+    }
+}
