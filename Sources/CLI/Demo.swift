@@ -28,7 +28,7 @@ struct Demo: ParsableCommand {
         var pretrainSteps = 500, fineTuneSteps = 500, fineTuneImages = 500
         /// Compression: words explained by both models per comparison, KernelSHAP samples, test
         /// images captioned for BLEU-4.
-        var compareCount = 4, compareSamples = 300, compareBLEU = 1000
+        var compareCount = 2, compareSamples = 200, compareBLEU = 500
     }
 
     func run() throws {

@@ -133,16 +133,16 @@ struct DemoReport {
     /// Compression: size, speed, BLEU-4 and explanation agreement with the original, per variant.
     func compressionSection(_ c: Demo.CompressionPart) -> ReportPage.Section {
         let methods = c.variants.first?.report.methodOrder ?? []
-        let header = ["model", "file", "test BLEU-4", "ms per caption"] + methods.flatMap { ["\($0) ρ", "\($0) top-10 %", "\($0) pointing"] }
+        let header = ["model", "file", "test BLEU-4", "ms per example"] + methods.flatMap { ["\($0) ρ", "\($0) top-10 %", "\($0) pointing"] }
         var rows: [[String]] = []
         if let first = c.variants.first?.report {
-            rows.append(["original (float32)", String(format: "%.2f MB", Double(c.originalBytes) / 1e6), f(first.bleu4[0], 3), f(first.captionMilliseconds[0])]
+            rows.append(["original (float32)", String(format: "%.2f MB", Double(c.originalBytes) / 1e6), f(first.bleu4[0], 3), f(first.forwardMilliseconds[0], 3)]
                         + methods.flatMap { ["1", "1", f(first.methods[$0]?.pointing[0] ?? nil)] })
         }
         for v in c.variants {
             let r = v.report
             rows.append([v.name, String(format: "%.2f MB (%.0f %%)", Double(v.bytes) / 1e6, 100 * Double(v.bytes) / Double(max(c.originalBytes, 1))),
-                         f(r.bleu4[1], 3), f(r.captionMilliseconds[1])]
+                         f(r.bleu4[1], 3), f(r.forwardMilliseconds[1], 3)]
                         + methods.flatMap { m in [f(r.methods[m]?.spearman), f(r.methods[m]?.topkOverlap), f(r.methods[m]?.pointing[1] ?? nil)] })
         }
         let words = c.variants.first.map { $0.report.methods.values.first?.words ?? 0 } ?? 0

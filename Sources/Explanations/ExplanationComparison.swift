@@ -41,8 +41,13 @@ public struct ExplanationComparison {
         public var methodOrder: [String]
         public var bleu4: [Double]
         public var captionMilliseconds: [Double]
+        /// Milliseconds per example of a teacher-forced forward pass (64 test examples, their first
+        /// reference caption; median of 5): speed independent of how long the generated captions are.
+        public var forwardMilliseconds: [Double]
         public var topkFraction = 0.1
-        enum CodingKeys: String, CodingKey { case models, methods, bleu4, captionMilliseconds = "caption_ms", topkFraction = "topk_fraction" }
+        enum CodingKeys: String, CodingKey {
+            case models, methods, bleu4, captionMilliseconds = "caption_ms", forwardMilliseconds = "forward_ms", topkFraction = "topk_fraction"
+        }
     }
 
     public let a: ExplanationEvaluator, b: ExplanationEvaluator
@@ -112,7 +117,7 @@ public struct ExplanationComparison {
         }
         // Captions: BLEU-4 and milliseconds per caption (greedy, batches of 64).
         let dataset = a.dataset
-        var bleu: [Double] = [], captionMs: [Double] = []
+        var bleu: [Double] = [], captionMs: [Double] = [], forwardMs: [Double] = []
         for m in [a.model, b.model] {
             let set = try TrainingSet(dataset: dataset, split: options.split, config: m.config, limit: options.bleuLimit,
                                       audioFeatures: m.config.audio.map { ac in { try Preprocessing.audio(contentsOf: $0, config: ac) } })
@@ -121,8 +126,16 @@ public struct ExplanationComparison {
             let captions = m.captions(for: set, strategy: .greedy, batchSize: 64, workers: options.settings.workers)
             captionMs.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(set.count))
             bleu.append(scoreCaptions(captions, set: set).bleu4)
+            let batch = set.batch(Array(0..<min(64, set.count)), vocabulary: m.vocabulary, augment: nil)
+            let times = (0..<6).map { _ -> Double in
+                var rng = SplitMix64(seed: 0)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = m.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: .inference, rng: &rng)
+                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(batch.inputs.shape[0])
+            }
+            forwardMs.append(median(Array(times.dropFirst())))   // the first is a warm-up
         }
-        return Report(models: names, methods: results, methodOrder: options.methods.map(\.rawValue), bleu4: bleu, captionMilliseconds: captionMs)
+        return Report(models: names, methods: results, methodOrder: options.methods.map(\.rawValue), bleu4: bleu, captionMilliseconds: captionMs, forwardMilliseconds: forwardMs)
     }
 }
 
@@ -140,7 +153,8 @@ extension ExplanationComparison.Report {
                          + " " + "\(f(r.deletionAUC[0]))/\(f(r.deletionAUC[1]))".padding(toLength: 18, withPad: " ", startingAt: 0)
                          + " " + String(format: "%.0f/%.0f", r.ms[0], r.ms[1]))
         }
-        lines.append(String(format: "BLEU-4 A %.4f, B %.4f; ms per caption A %.2f, B %.2f", bleu4[0], bleu4[1], captionMilliseconds[0], captionMilliseconds[1]))
+        lines.append(String(format: "BLEU-4 A %.4f, B %.4f; ms per caption A %.2f, B %.2f; ms per teacher-forced example A %.3f, B %.3f",
+                            bleu4[0], bleu4[1], captionMilliseconds[0], captionMilliseconds[1], forwardMilliseconds[0], forwardMilliseconds[1]))
         return lines.joined(separator: "\n") + "\n"
     }
 
