@@ -33,7 +33,7 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "prune-heads: validation examples the head importance is measured on (default 128).") var examples = 128
     @Option(help: "Peak learning rate of fine-tuning (default 3e-4) or distillation (default 1e-3).") var lr: Float?
     @Option(help: "Images per training step (default 24).") var batch: Int?
-    @Option(help: "distill: softmax temperature T of the soft targets.") var temperature: Float = 2
+    @Option(help: "distill: softmax temperature T of the soft targets.") var temperature: Float = 1
     @Option(help: "distill: weight α of the T²·KL term (1 − α on the cross-entropy).") var alpha: Float = 0.5
     @Flag(help: "distill: also train the same student from scratch at the same steps (NAME.baseline.safetensors) and report both test BLEU-4.")
     var baseline = false

@@ -42,7 +42,8 @@ public struct ExplanationComparison {
         public var bleu4: [Double]
         public var captionMilliseconds: [Double]
         /// Milliseconds per example of a teacher-forced forward pass (64 test examples, their first
-        /// reference caption; median of 5): speed independent of how long the generated captions are.
+        /// reference caption; A and B alternating, median of 10 after a warm-up): speed independent
+        /// of how long the generated captions are.
         public var forwardMilliseconds: [Double]
         public var topkFraction = 0.1
         enum CodingKeys: String, CodingKey {
@@ -117,7 +118,7 @@ public struct ExplanationComparison {
         }
         // Captions: BLEU-4 and milliseconds per caption (greedy, batches of 64).
         let dataset = a.dataset
-        var bleu: [Double] = [], captionMs: [Double] = [], forwardMs: [Double] = []
+        var bleu: [Double] = [], captionMs: [Double] = []
         for m in [a.model, b.model] {
             let set = try TrainingSet(dataset: dataset, split: options.split, config: m.config, limit: options.bleuLimit,
                                       audioFeatures: m.config.audio.map { ac in { try Preprocessing.audio(contentsOf: $0, config: ac) } })
@@ -126,15 +127,21 @@ public struct ExplanationComparison {
             let captions = m.captions(for: set, strategy: .greedy, batchSize: 64, workers: options.settings.workers)
             captionMs.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(set.count))
             bleu.append(scoreCaptions(captions, set: set).bleu4)
-            let batch = set.batch(Array(0..<min(64, set.count)), vocabulary: m.vocabulary, augment: nil)
-            let times = (0..<6).map { _ -> Double in
+        }
+        // Speed: A and B alternate on the same batch (the machine's load hits both alike); median of 10 after a warm-up each.
+        let set = try TrainingSet(dataset: dataset, split: options.split, config: a.model.config, limit: 64,
+                                  audioFeatures: a.model.config.audio.map { ac in { try Preprocessing.audio(contentsOf: $0, config: ac) } })
+        let batch = set.batch(Array(0..<set.count), vocabulary: a.model.vocabulary, augment: nil)
+        var times: [[Double]] = [[], []]
+        for rep in 0..<11 {
+            for (i, m) in [a.model, b.model].enumerated() {
                 var rng = SplitMix64(seed: 0)
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = m.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: .inference, rng: &rng)
-                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(batch.inputs.shape[0])
+                if rep > 0 { times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(batch.inputs.shape[0])) }
             }
-            forwardMs.append(median(Array(times.dropFirst())))   // the first is a warm-up
         }
+        let forwardMs = times.map(median)
         return Report(models: names, methods: results, methodOrder: options.methods.map(\.rawValue), bleu4: bleu, captionMilliseconds: captionMs, forwardMilliseconds: forwardMs)
     }
 }

@@ -14,7 +14,7 @@ public struct Distillation {
     /// α in [0, 1]: the soft term's weight.
     public let alpha: Float
 
-    public init(teacher: CaptionModel, temperature: Float = 2, alpha: Float = 0.5) {
+    public init(teacher: CaptionModel, temperature: Float = 1, alpha: Float = 0.5) {
         precondition(temperature > 0 && alpha >= 0 && alpha <= 1, "temperature must be positive and alpha in [0, 1]")
         teacher.setRequiresGrad(false)
         self.teacher = teacher; self.temperature = temperature; self.alpha = alpha
