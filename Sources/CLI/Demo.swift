@@ -28,7 +28,7 @@ struct Demo: ParsableCommand {
         var pretrainSteps = 500, fineTuneSteps = 500, fineTuneImages = 500
         /// Compression: words explained by both models per comparison, KernelSHAP samples, test
         /// images captioned for BLEU-4.
-        var compareCount = 2, compareSamples = 200, compareBLEU = 500
+        var compareCount = 1, compareSamples = 200, compareBLEU = 250
     }
 
     func run() throws {
@@ -195,6 +195,8 @@ struct Demo: ParsableCommand {
         struct Variant { var name: String, file: String, bytes: Int, report: ExplanationComparison.Report }
         var originalBytes: Int
         var variants: [Variant]
+        /// Test images captioned for BLEU-4.
+        var bleuImages: Int
     }
 
     /// The shapes model quantised to int8, with a quarter of its heads removed (importance from 64
@@ -211,6 +213,7 @@ struct Demo: ParsableCommand {
         try FileManager.default.createDirectory(atPath: path("compressed"), withIntermediateDirectories: true)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let a = try loadModel(original)
+        let grounding = try dataset.grounding()   // read once for the three comparisons
         func bytes(_ p: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int) ?? 0 }
         var out: [CompressionPart.Variant] = []
         for (name, file, arguments) in variants {
@@ -219,7 +222,8 @@ struct Demo: ParsableCommand {
             options.count = plan.compareCount; options.bleuLimit = plan.compareBLEU
             options.settings.perturbationSamples = plan.compareSamples
             if quick { options.settings.steps = 8 }
-            let comparison = try ExplanationComparison(a: a, b: try loadModel(path(file)), names: [original, path(file)], dataset: dataset, options: options)
+            let comparison = try ExplanationComparison(a: a, b: try loadModel(path(file)), names: [original, path(file)], dataset: dataset,
+                                                       grounding: grounding, options: options)
             let report = try comparison.run()
             FileHandle.standardError.write(Data(report.table.utf8))
             let stem = String(path(file).dropLast(".safetensors".count))
@@ -227,7 +231,7 @@ struct Demo: ParsableCommand {
             try writeAtomically(PNG.encode(report.chart.render().image), to: URL(fileURLWithPath: stem + ".compare.png"))
             out.append(.init(name: name, file: file, bytes: bytes(path(file)), report: report))
         }
-        return CompressionPart(originalBytes: bytes(original), variants: out)
+        return CompressionPart(originalBytes: bytes(original), variants: out, bleuImages: plan.compareBLEU)
     }
 
     struct ScenesPart {

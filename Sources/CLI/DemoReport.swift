@@ -153,7 +153,7 @@ struct DemoReport {
                 the share of the 10 % most important patches they agree on, pointing each model's pointing game. The int8 copy \
                 is dequantised on load, so its speed is the original's; removing heads makes a smaller dense model.
                 """),
-            .table(header: header, rows: rows, note: "\(words) grounded words per comparison; BLEU-4 on \(c.variants.first?.report.bleu4.count == 2 ? "the first" : "") test images as in the demo plan."),
+            .table(header: header, rows: rows, note: "\(words) grounded words per comparison; BLEU-4 on the first \(c.bleuImages) test images; ms per example: one teacher-forced forward pass, 64 test examples, A and B alternating (median of 10). README \"Compression\" has the full measurements."),
         ] + c.variants.map { v in .image(url(String(v.file.dropLast(".safetensors".count)) + ".compare.png"), caption: "Agreement with the original: \(v.name)") })
     }
 

@@ -55,7 +55,9 @@ public struct ExplanationComparison {
     public let names: [String]
     public let options: Options
 
-    public init(a: CaptionModel, b: CaptionModel, names: [String], dataset: CaptionDataset, options: Options) throws {
+    /// `grounding`: the dataset's grounding.json when already read (nil: read here, once for both models).
+    public init(a: CaptionModel, b: CaptionModel, names: [String], dataset: CaptionDataset, grounding: GroundingFile? = nil,
+                options: Options) throws {
         guard a.vocabulary == b.vocabulary else { throw DatasetError("the two models have different vocabularies; compare needs one vocabulary (the same words to explain)") }
         guard a.config.image.map({ [$0.size, $0.patch, $0.channels] }) == b.config.image.map({ [$0.size, $0.patch, $0.channels] }),
               a.config.audio == b.config.audio else {
@@ -63,8 +65,11 @@ public struct ExplanationComparison {
         }
         var evaluation = ExplanationEvaluator.Options()
         evaluation.count = options.count; evaluation.split = options.split; evaluation.settings = options.settings
-        self.a = try ExplanationEvaluator(model: a, dataset: dataset, options: evaluation)
-        self.b = try ExplanationEvaluator(model: b, dataset: dataset, options: evaluation)
+        guard let grounding = try grounding ?? dataset.grounding() else {
+            throw DatasetError("\(dataset.directory.path): no grounding.json (compare needs a built-in dataset's ground truth)")
+        }
+        self.a = ExplanationEvaluator(model: a, dataset: dataset, grounding: grounding, options: evaluation)
+        self.b = ExplanationEvaluator(model: b, dataset: dataset, grounding: grounding, options: evaluation)
         self.names = names; self.options = options
     }
 

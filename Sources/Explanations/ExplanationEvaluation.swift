@@ -49,6 +49,11 @@ public struct ExplanationEvaluator {
         guard let grounding = try dataset.grounding() else {
             throw DatasetError("\(dataset.directory.path): no grounding.json (evaluate-explanations needs a built-in dataset's ground truth)")
         }
+        self.init(model: model, dataset: dataset, grounding: grounding, options: options)
+    }
+
+    /// With the dataset's grounding already read (it is large: 100 MB for 20000 shapes images).
+    public init(model: CaptionModel, dataset: CaptionDataset, grounding: GroundingFile, options: Options) {
         self.model = model; self.dataset = dataset; self.grounding = grounding; self.options = options
         model.setRequiresGrad(false)
     }

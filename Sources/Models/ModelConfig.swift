@@ -193,7 +193,7 @@ extension ModelConfig {
         // validation BLEU-4 after 200 steps).
         captionSmall.dropout = 0
         // The distillation student (`compress --method distill --student caption-tiny`): half the
-        // width, one encoder and one shared block; about 1/8 of caption-small's parameters.
+        // width, one encoder and one shared block; about 1/7 of caption-small's parameters.
         var captionTiny = captionSmall
         captionTiny.dModel = 64; captionTiny.dFF = 256; captionTiny.sharedLayers = 1
         captionTiny.image = Image(size: 64, patch: 8, channels: 3, encoderLayers: 1)
