@@ -98,7 +98,7 @@ extension CaptionModel {
     /// model's tensor of that name.
     public static func initialized(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64, from file: SafeTensorsFile,
                                    source: String) throws -> (model: CaptionModel, taken: [String], fresh: [String]) {
-        let parameters = ParameterSource.initializing(from: file.tensors, seed: seed)
+        let parameters = ParameterSource.initializing(from: try dequantized(file, source: source).tensors, seed: seed)
         let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: parameters)
         if let problem = parameters.problems.first { throw MediaError(source: source, problem: problem) }
         return (model, parameters.taken, parameters.fresh)

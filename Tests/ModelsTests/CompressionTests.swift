@@ -68,6 +68,16 @@ import TestSupport
         #expect(throws: MediaError.self) { _ = try CaptionModel.load(noScale, source: "x") }
     }
 
+    /// `train --init` from a quantised checkpoint takes its dequantised weights, every one.
+    @Test func initFromAQuantizedCheckpointTakesTheDequantizedWeights() throws {
+        let model = CaptionModel(config: tinyConfig(.cross), vocabulary: tinyVocabulary, seed: 2)
+        let file = model.quantizedCheckpoint(clip: .absmax, embeddings: true)
+        let (initialized, taken, fresh) = try CaptionModel.initialized(config: model.config, vocabulary: model.vocabulary, seed: 7, from: file, source: "q")
+        #expect(fresh.isEmpty && taken.count == model.parameters.count)
+        let loaded = try CaptionModel.load(file, source: "q")
+        for (p, q) in zip(initialized.parameters, loaded.parameters) { #expect(p.tensor.scalars == q.tensor.scalars, "\(p.name)") }
+    }
+
     /// Removing a head gives exactly the logits of zeroing its output (its o columns), for both
     /// fusions and for a model already pruned; the pruned model's checkpoint round-trips.
     @Test(arguments: [ModelConfig.Fusion.cross, .concat]) func removingAHeadEqualsZeroingIt(fusion: ModelConfig.Fusion) throws {
