@@ -26,6 +26,12 @@ Inputs are the already-preprocessed arrays of MODEL.md ("Inputs, per modality"):
 A modality the config has may be left out of a call (None); it is then skipped (for `cross`
 fusion at least one of image/audio must be given: the cross-attention needs a memory).
 
+Compressed checkpoints (`glassbox compress`, Docs/checkpoint.md) load too: a quantised one
+(metadata `glassbox.quantization`; each listed tensor NAME stored as int8 `NAME.q` [out, in] and
+float32 `NAME.scale` [out]) is dequantised, NAME = q * scale[:, None]; a head-pruned one (metadata
+`glassbox.heads`, {module: kept head indices}) builds those attention modules with the kept heads
+only (q, k, v [kept*dh, d], o [d, kept*dh], dh = d_model / n_heads); `model.heads` holds the layout.
+
 `load_glassbox` is strict: the checkpoint's tensors must be exactly the ones the config
 implies (names, shapes, dtype F32), otherwise it raises `GlassboxCheckpointError`.
 `save_glassbox(model, config, vocab, path)` writes a checkpoint Glassbox can load (for
@@ -118,9 +124,11 @@ def validate_config(config):
         need(audio["encoder_layers"] >= 0, "audio.encoder_layers must be >= 0")
 
 
-def expected_shapes(config, vocab_size):
-    """Every tensor name the config implies, with its shape (MODEL.md "Tensor names")."""
+def expected_shapes(config, vocab_size, heads=None):
+    """Every tensor name the config implies, with its shape (MODEL.md "Tensor names"); `heads`
+    ({module: kept head indices}) shrinks the attention modules of a head-pruned model."""
     d, ff = config["d_model"], config["d_ff"]
+    dh, heads = d // config["n_heads"], heads or {}
     shapes = {}
 
     def linear(name, n_out, n_in):
@@ -137,8 +145,10 @@ def expected_shapes(config, vocab_size):
         if cross:
             norm(prefix + ".norm3")
         for attn in (("self", "cross") if cross else ("attn",)):
-            for p in "qkvo":
-                linear(f"{prefix}.{attn}.{p}", d, d)
+            inner = len(heads.get(f"{prefix}.{attn}", range(config["n_heads"]))) * dh
+            for p in "qkv":
+                linear(f"{prefix}.{attn}.{p}", inner, d)
+            linear(f"{prefix}.{attn}.o", d, inner)
         linear(prefix + ".mlp.fc1", ff, d)
         linear(prefix + ".mlp.fc2", d, ff)
 
@@ -171,12 +181,16 @@ def expected_shapes(config, vocab_size):
 
 
 class Attention(nn.Module):
-    """Multi-head attention; parameters q, k, v, o (nn.Linear d -> d)."""
+    """Multi-head attention; parameters q, k, v, o (nn.Linear d -> d). A head-pruned module has
+    n_heads kept heads of width dh (the config's d_model / n_heads): q, k, v d -> n_heads*dh, o back."""
 
-    def __init__(self, d, n_heads, dropout):
+    def __init__(self, d, n_heads, dropout, dh=None):
         super().__init__()
         self.n_heads, self.dropout = n_heads, dropout
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.dh = dh or d // n_heads
+        inner = self.n_heads * self.dh
+        self.q, self.k, self.v = (nn.Linear(d, inner) for _ in range(3))
+        self.o = nn.Linear(inner, d)
 
     def forward(self, x, source=None, allowed=None):
         """x [B, Tq, d] gives the queries, source [B, Tk, d] (default x) the keys and values.
@@ -184,7 +198,7 @@ class Attention(nn.Module):
         source = x if source is None else source
         B, Tq, d = x.shape
         Tk, H = source.shape[1], self.n_heads
-        dh = d // H
+        dh = self.dh
         q = self.q(x).view(B, Tq, H, dh).transpose(1, 2)         # head j = columns j*dh ..< (j+1)*dh
         k = self.k(source).view(B, Tk, H, dh).transpose(1, 2)
         v = self.v(source).view(B, Tk, H, dh).transpose(1, 2)
@@ -193,7 +207,7 @@ class Attention(nn.Module):
             scores = scores.masked_fill(~allowed, float("-inf"))
         probs = torch.softmax(scores, dim=-1)
         out = F.dropout(probs, self.dropout, self.training) @ v   # [B, H, Tq, dh]
-        out = out.transpose(1, 2).reshape(B, Tq, d)               # heads concatenated
+        out = out.transpose(1, 2).reshape(B, Tq, H * dh)          # heads concatenated
         return self.o(out), probs
 
 
@@ -209,11 +223,11 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Encoder / concat block (pre-LN): h += Attn(norm1 h); h += MLP(norm2 h)."""
 
-    def __init__(self, d, n_heads, d_ff, eps, dropout):
+    def __init__(self, d, n_heads, d_ff, eps, dropout, kept=None):
         super().__init__()
         self.dropout = dropout
         self.norm1 = nn.LayerNorm(d, eps=eps)
-        self.attn = Attention(d, n_heads, dropout)
+        self.attn = Attention(d, kept or n_heads, dropout, d // n_heads)
         self.norm2 = nn.LayerNorm(d, eps=eps)
         self.mlp = MLP(d, d_ff)
 
@@ -228,13 +242,13 @@ class Block(nn.Module):
 class CrossBlock(nn.Module):
     """h += SelfAttn(norm1 h) (causal); h += CrossAttn(norm2 h, memory); h += MLP(norm3 h)."""
 
-    def __init__(self, d, n_heads, d_ff, eps, dropout):
+    def __init__(self, d, n_heads, d_ff, eps, dropout, kept_self=None, kept_cross=None):
         super().__init__()
         self.dropout = dropout
         self.norm1 = nn.LayerNorm(d, eps=eps)
-        self.add_module("self", Attention(d, n_heads, dropout))   # parameter names "shared.{i}.self.q.weight"
+        self.add_module("self", Attention(d, kept_self or n_heads, dropout, d // n_heads))   # names "shared.{i}.self.q.weight"
         self.norm2 = nn.LayerNorm(d, eps=eps)
-        self.cross = Attention(d, n_heads, dropout)
+        self.cross = Attention(d, kept_cross or n_heads, dropout, d // n_heads)
         self.norm3 = nn.LayerNorm(d, eps=eps)
         self.mlp = MLP(d, d_ff)
 
@@ -265,14 +279,20 @@ class Stack(nn.Module):
         return [getattr(self, str(i)) for i in range(self.n)]
 
 
+def kept_count(heads, module):
+    """Heads a module keeps in a head-pruned model (None: all)."""
+    return len(heads[module]) if heads and module in heads else None
+
+
 class ImageEncoder(nn.Module):
-    def __init__(self, cfg, d, n_heads, d_ff, eps, dropout):
+    def __init__(self, cfg, d, n_heads, d_ff, eps, dropout, heads=None):
         super().__init__()
         self.size, self.P, self.C = cfg["size"], cfg["patch"], cfg["channels"]
         self.g = self.size // self.P
         self.patch = nn.Linear(self.P * self.P * self.C, d)
         self.pos = nn.Parameter(torch.zeros(self.g * self.g, d))
-        self.enc = Stack([Block(d, n_heads, d_ff, eps, dropout) for _ in range(cfg["encoder_layers"])])
+        self.enc = Stack([Block(d, n_heads, d_ff, eps, dropout, kept_count(heads, f"image.enc.{i}.attn"))
+                          for i in range(cfg["encoder_layers"])])
         self.norm = nn.LayerNorm(d, eps=eps)
 
     def forward(self, image, attention):
@@ -288,12 +308,13 @@ class ImageEncoder(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    def __init__(self, cfg, d, n_heads, d_ff, eps, dropout):
+    def __init__(self, cfg, d, n_heads, d_ff, eps, dropout, heads=None):
         super().__init__()
         self.T, self.K, self.n_mels = audio_frame_count(cfg), cfg["frame_stack"], cfg["n_mels"]
         self.frame = nn.Linear(self.K * self.n_mels, d)
         self.pos = nn.Parameter(torch.zeros(self.T // self.K, d))
-        self.enc = Stack([Block(d, n_heads, d_ff, eps, dropout) for _ in range(cfg["encoder_layers"])])
+        self.enc = Stack([Block(d, n_heads, d_ff, eps, dropout, kept_count(heads, f"audio.enc.{i}.attn"))
+                          for i in range(cfg["encoder_layers"])])
         self.norm = nn.LayerNorm(d, eps=eps)
 
     def forward(self, audio, attention):
@@ -324,24 +345,29 @@ class GlassboxModel(nn.Module):
     reproducing Glassbox's numbers); initialise them yourself to train from scratch.
     """
 
-    def __init__(self, config, vocab_size):
+    def __init__(self, config, vocab_size, heads=None):
         super().__init__()
         validate_config(config)
         self.config = json.loads(json.dumps(config))
         self.vocab_size = vocab_size
+        self.heads = dict(heads or {})   # head-pruned modules: {module: kept original head indices}
         d, H, ff = config["d_model"], config["n_heads"], config["d_ff"]
         eps, p = float(config["norm_eps"]), float(config.get("dropout", 0.0))
         self.fusion = config["fusion"]
         self.max_len = config["text"]["max_len"]
         if config.get("image") is not None:
-            self.image = ImageEncoder(config["image"], d, H, ff, eps, p)
+            self.image = ImageEncoder(config["image"], d, H, ff, eps, p, self.heads)
         if config.get("audio") is not None:
-            self.audio = AudioEncoder(config["audio"], d, H, ff, eps, p)
+            self.audio = AudioEncoder(config["audio"], d, H, ff, eps, p, self.heads)
         self.text = TextEmbedding(vocab_size, self.max_len, d)
         self.modality = nn.Parameter(torch.zeros(3, d))
-        block = CrossBlock if self.fusion == "cross" else Block
-        self.shared = Stack([block(d, H, ff, eps, p) for _ in range(config["shared_layers"])],
-                            norm=nn.LayerNorm(d, eps=eps))
+        n = config["shared_layers"]
+        if self.fusion == "cross":
+            blocks = [CrossBlock(d, H, ff, eps, p, kept_count(self.heads, f"shared.{i}.self"), kept_count(self.heads, f"shared.{i}.cross"))
+                      for i in range(n)]
+        else:
+            blocks = [Block(d, H, ff, eps, p, kept_count(self.heads, f"shared.{i}.attn")) for i in range(n)]
+        self.shared = Stack(blocks, norm=nn.LayerNorm(d, eps=eps))
         self.head = nn.Linear(d, vocab_size)
 
     def has(self, modality):
@@ -468,7 +494,9 @@ def load_glassbox(path, device="cpu"):
         if tuple(t.shape) != head_shapes[name]:
             fail(f"tensor '{name}' has shape {list(t.shape)}, expected {list(head_shapes[name])}")
 
-    shapes = expected_shapes(config, len(vocab))
+    tensors = dequantize(tensors, metadata, fail)
+    heads = head_layout(metadata, config, fail)
+    shapes = expected_shapes(config, len(vocab), heads)
     missing = sorted(set(shapes) - set(tensors))
     unexpected = sorted(set(tensors) - set(shapes))
     if missing or unexpected:
@@ -480,13 +508,66 @@ def load_glassbox(path, device="cpu"):
         if tuple(t.shape) != shape:
             fail(f"tensor '{name}' has shape {list(t.shape)}, expected {list(shape)}")
 
-    model = GlassboxModel(config, len(vocab))
+    model = GlassboxModel(config, len(vocab), heads)
     own = model.state_dict()
     if set(own) != set(shapes):  # the module tree and MODEL.md's table must agree
         raise AssertionError(f"internal: module names differ from MODEL.md: {sorted(set(own) ^ set(shapes))}")
     model.load_state_dict(tensors, strict=True)
     model.pretraining = pretraining
     return model.to(device).eval(), config, vocab
+
+
+def dequantize(tensors, metadata, fail):
+    """A quantised checkpoint's tensors as float32 (Docs/checkpoint.md "Quantised checkpoints"):
+    each NAME listed in metadata `glassbox.quantization` is int8 `NAME.q` [out, in] times float32
+    `NAME.scale` [out] (per row). Without that metadata no int8 tensor is allowed."""
+    int8 = sorted(name for name, t in tensors.items() if t.dtype == torch.int8)
+    if "glassbox.quantization" not in metadata:
+        if int8:
+            fail(f"tensor '{int8[0]}' is int8 but the file has no 'glassbox.quantization' metadata")
+        return tensors
+    try:
+        scheme = json.loads(metadata["glassbox.quantization"])
+        names = list(scheme["tensors"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        fail(f"bad 'glassbox.quantization' ({e})")
+    if scheme.get("scheme") != "int8-symmetric-per-channel":
+        fail(f"unknown quantisation scheme {scheme.get('scheme')!r}")
+    out = dict(tensors)
+    for name in names:
+        q, scale = out.pop(name + ".q", None), out.pop(name + ".scale", None)
+        if q is None or q.dtype != torch.int8 or q.dim() != 2:
+            fail(f"quantised tensor '{name}' has no int8 '{name}.q' of rank 2")
+        if scale is None or scale.dtype != torch.float32 or tuple(scale.shape) != (q.shape[0],):
+            fail(f"quantised tensor '{name}' has no float32 '{name}.scale' of shape [{q.shape[0]}]")
+        out[name] = q.to(torch.float32) * scale[:, None]
+    left = sorted(name for name, t in out.items() if t.dtype == torch.int8)
+    if left:
+        fail(f"int8 tensor '{left[0]}' is not listed in 'glassbox.quantization'")
+    return out
+
+
+def head_layout(metadata, config, fail):
+    """metadata `glassbox.heads` ({module: kept head indices}) checked against the config; {} if absent."""
+    if "glassbox.heads" not in metadata:
+        return {}
+    try:
+        heads = json.loads(metadata["glassbox.heads"])
+    except json.JSONDecodeError as e:
+        fail(f"bad 'glassbox.heads' ({e})")
+    H = config["n_heads"]
+    modules = [f"image.enc.{i}.attn" for i in range((config.get("image") or {}).get("encoder_layers", 0))]
+    modules += [f"audio.enc.{i}.attn" for i in range((config.get("audio") or {}).get("encoder_layers", 0))]
+    for i in range(config["shared_layers"]):
+        modules += [f"shared.{i}.self", f"shared.{i}.cross"] if config["fusion"] == "cross" else [f"shared.{i}.attn"]
+    if not isinstance(heads, dict):
+        fail("'glassbox.heads' must be a JSON object")
+    for module, kept in heads.items():
+        if module not in modules:
+            fail(f"'glassbox.heads' names '{module}', not an attention module of this config")
+        if not (isinstance(kept, list) and kept and kept == sorted(set(kept)) and all(isinstance(h, int) and 0 <= h < H for h in kept)):
+            fail(f"'glassbox.heads': '{module}' must list increasing head indices in 0..{H - 1}")
+    return heads
 
 
 def pretraining_shapes(config):
@@ -511,7 +592,8 @@ def save_glassbox(model, config, vocab, path):
     vocab = list(vocab)
     if vocab[:4] != SPECIAL_TOKENS:
         raise GlassboxConfigError(f"vocabulary must start with {SPECIAL_TOKENS}")
-    shapes = expected_shapes(config, len(vocab))
+    heads = getattr(model, "heads", {}) or {}
+    shapes = expected_shapes(config, len(vocab), heads)
     state = model.state_dict()
     if set(state) != set(shapes):
         raise GlassboxCheckpointError(f"model parameters do not match the config: {sorted(set(state) ^ set(shapes))}")
@@ -524,6 +606,8 @@ def save_glassbox(model, config, vocab, path):
     metadata = {"format": "glassbox",
                 "glassbox.config": json.dumps(config, separators=(",", ":")),
                 "glassbox.vocab": json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))}
+    if heads:
+        metadata["glassbox.heads"] = json.dumps(heads, sort_keys=True, separators=(",", ":"))
     save_file(tensors, path, metadata=metadata)
 
 

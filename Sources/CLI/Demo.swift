@@ -17,6 +17,7 @@ struct Demo: ParsableCommand {
     @Flag(help: "A small, fast run (tiny data and training) to check the pipeline, not the results.") var quick = false
     @Flag(help: "Skip the image+audio (scenes) part.") var noScenes = false
     @Flag(help: "Skip the pretraining → fine-tuning part.") var noPretraining = false
+    @Flag(help: "Skip the compression part (int8, head pruning, magnitude pruning, and whether the explanations survive).") var noCompression = false
 
     struct Plan {
         var shapesCount = BuiltInDataset.shapes.defaultCount, scenesCount = 3000
@@ -25,18 +26,22 @@ struct Demo: ParsableCommand {
         /// Pretraining on every training image, then fine-tuning and training from scratch on the
         /// captions of the first `fineTuneImages` (the low-label setting).
         var pretrainSteps = 500, fineTuneSteps = 500, fineTuneImages = 500
+        /// Compression: words explained by both models per comparison, KernelSHAP samples, test
+        /// images captioned for BLEU-4.
+        var compareCount = 1, compareSamples = 200, compareBLEU = 250
     }
 
     func run() throws {
         var plan = Plan()
         if quick {
             plan = Plan(shapesCount: 120, scenesCount: 60, shapesSteps: 30, scenesSteps: 20, captions: 3, evaluateCount: 2, sanityWords: 1, samples: 40,
-                        scenesEvaluateCount: 1, pretrainSteps: 10, fineTuneSteps: 10, fineTuneImages: 40)
+                        scenesEvaluateCount: 1, pretrainSteps: 10, fineTuneSteps: 10, fineTuneImages: 40,
+                        compareCount: 1, compareSamples: 40, compareBLEU: 20)
         }
         try checkOutputFolder(out, flag: "--out")
         let root = URL(fileURLWithPath: out)
         let started = Date()
-        let steps = 7 + (noScenes ? 0 : 3) + (noPretraining ? 0 : 1)
+        let steps = 7 + (noScenes ? 0 : 3) + (noPretraining ? 0 : 1) + (noCompression ? 0 : 1)
         var step = 0
         func stage(_ what: String) {
             step += 1
@@ -87,6 +92,12 @@ struct Demo: ParsableCommand {
             pretraining = try pretrainingPart(root: root, plan: plan, explained: (example, caption, word))
         }
 
+        var compression: CompressionPart? = nil
+        if !noCompression {
+            stage("compress the shapes model (int8, heads, magnitude) and compare its explanations")
+            compression = try compressionPart(root: root, plan: plan)
+        }
+
         var scenes: ScenesPart? = nil
         if !noScenes {
             stage("make the scenes dataset (image + speech)")
@@ -98,7 +109,8 @@ struct Demo: ParsableCommand {
         }
         stage("write the report")
         let page = try DemoReport(root: root, captions: captions, scores: scores, explained: (example, caption, word), shapesReport: shapesReport,
-                                  scenes: scenes, pretraining: pretraining, seconds: Date().timeIntervalSince(started)).page()
+                                  scenes: scenes, pretraining: pretraining, compression: compression,
+                                  seconds: Date().timeIntervalSince(started)).page()
         try page.write(to: root.appendingPathComponent("index.html"))
         print("demo finished in \(Progress.format(seconds: Date().timeIntervalSince(started))): open \(path("index.html"))")
     }
@@ -214,6 +226,49 @@ struct Demo: ParsableCommand {
         FileHandle.standardError.write(Data(ExplanationTable.text(report).utf8))
         try writeAtomically(PNG.encode(ExplanationTable.chart(report).image), to: URL(fileURLWithPath: chart))
         return report
+    }
+
+    struct CompressionPart {
+        struct Variant { var name: String, file: String, bytes: Int, report: ExplanationComparison.Report }
+        var originalBytes: Int
+        var variants: [Variant]
+        /// Test images captioned for BLEU-4.
+        var bleuImages: Int
+    }
+
+    /// The shapes model quantised to int8, with a quarter of its heads removed (importance from 64
+    /// validation examples), and 50 % magnitude-pruned without fine-tuning; each compared with the
+    /// original by `compare` (integrated gradients, occlusion, KernelSHAP).
+    func compressionPart(root: URL, plan: Plan) throws -> CompressionPart {
+        let path = { (p: String) in root.appendingPathComponent(p).path }
+        let original = path("shapes/model.safetensors"), data = path("data/shapes")
+        let variants: [(String, String, [String])] = [
+            ("int8 (quantize)", "compressed/int8.safetensors", ["--method", "quantize"]),
+            ("6 of 24 heads removed", "compressed/heads.safetensors", ["--method", "prune-heads", "--heads", "6", "--data", data, "--examples", "64"]),
+            ("50 % of weights pruned, no fine-tuning", "compressed/prune50.safetensors", ["--method", "prune", "--sparsity", "0.5"]),
+        ]
+        try FileManager.default.createDirectory(atPath: path("compressed"), withIntermediateDirectories: true)
+        let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
+        let a = try loadModel(original)
+        let grounding = try dataset.grounding()   // read once for the three comparisons
+        func bytes(_ p: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int) ?? 0 }
+        var out: [CompressionPart.Variant] = []
+        for (name, file, arguments) in variants {
+            try runCommand(CompressCommand.self, ["--model", original, "--out", path(file)] + arguments)
+            var options = ExplanationComparison.Options()
+            options.count = plan.compareCount; options.bleuLimit = plan.compareBLEU
+            options.settings.perturbationSamples = plan.compareSamples
+            if quick { options.settings.steps = 8 }
+            let comparison = try ExplanationComparison(a: a, b: try loadModel(path(file)), names: [original, path(file)], dataset: dataset,
+                                                       grounding: grounding, options: options)
+            let report = try comparison.run()
+            FileHandle.standardError.write(Data(report.table.utf8))
+            let stem = String(path(file).dropLast(".safetensors".count))
+            try writeAtomically(Array(try encodeJSON(report)), to: URL(fileURLWithPath: stem + ".compare.json"))
+            try writeAtomically(PNG.encode(report.chart.render().image), to: URL(fileURLWithPath: stem + ".compare.png"))
+            out.append(.init(name: name, file: file, bytes: bytes(path(file)), report: report))
+        }
+        return CompressionPart(originalBytes: bytes(original), variants: out, bleuImages: plan.compareBLEU)
     }
 
     struct ScenesPart {

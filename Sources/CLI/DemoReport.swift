@@ -15,6 +15,7 @@ struct DemoReport {
     let shapesReport: EvaluationReport
     let scenes: Demo.ScenesPart?
     let pretraining: Demo.PretrainingPart?
+    let compression: Demo.CompressionPart?
     let seconds: Double
 
     func url(_ p: String) -> URL { root.appendingPathComponent(p) }
@@ -69,6 +70,7 @@ struct DemoReport {
         }
         sections.append(insideSection())
         if let pretraining { sections.append(try pretrainingSection(pretraining, word: word)) }
+        if let compression { sections.append(compressionSection(compression)) }
         let (header, rows) = ExplanationTable.rows(shapesReport)
         sections.append(.init(title: "How far to trust each method", blocks: [
             .table(header: header, rows: rows, note: "\(shapesReport.words) object words from \(shapesReport.examples) test images; sanity on \(shapesReport.sanityWords) words. \(shapesReport.fill)."),
@@ -168,6 +170,33 @@ struct DemoReport {
             .gallery([(picture("explain-fine-tuned", "image", w), "fine-tuned: integrated gradients for '\(word)'"),
                       (picture("explain-from-scratch", "image", w), "from scratch: integrated gradients for '\(word)'")]),
         ])
+    }
+
+    /// Compression: size, speed, BLEU-4 and explanation agreement with the original, per variant.
+    func compressionSection(_ c: Demo.CompressionPart) -> ReportPage.Section {
+        let methods = c.variants.first?.report.methodOrder ?? []
+        let header = ["model", "file", "test BLEU-4", "ms per example"] + methods.flatMap { ["\($0) ρ", "\($0) top-10 %", "\($0) pointing"] }
+        var rows: [[String]] = []
+        if let first = c.variants.first?.report {
+            rows.append(["original (float32)", String(format: "%.2f MB", Double(c.originalBytes) / 1e6), f(first.bleu4[0], 3), f(first.forwardMilliseconds[0], 3)]
+                        + methods.flatMap { ["1", "1", f(first.methods[$0]?.pointing[0] ?? nil)] })
+        }
+        for v in c.variants {
+            let r = v.report
+            rows.append([v.name, String(format: "%.2f MB (%.0f %%)", Double(v.bytes) / 1e6, 100 * Double(v.bytes) / Double(max(c.originalBytes, 1))),
+                         f(r.bleu4[1], 3), f(r.forwardMilliseconds[1], 3)]
+                        + methods.flatMap { m in [f(r.methods[m]?.spearman), f(r.methods[m]?.topkOverlap), f(r.methods[m]?.pointing[1] ?? nil)] })
+        }
+        let words = c.variants.first.map { $0.report.methods.values.first?.words ?? 0 } ?? 0
+        return .init(title: "Compression: do the explanations survive?", blocks: [
+            .paragraph("""
+                The shapes model made smaller three ways (glassbox compress), and each copy compared with the original by \
+                glassbox compare: ρ is the rank correlation of the two models' per-patch attributions for the same words, top-10 % \
+                the share of the 10 % most important patches they agree on, pointing each model's pointing game. The int8 copy \
+                is dequantised on load, so its speed is the original's; removing heads makes a smaller dense model.
+                """),
+            .table(header: header, rows: rows, note: "\(words) grounded words per comparison; BLEU-4 on the first \(c.bleuImages) test images; ms per example: one teacher-forced forward pass, 64 test examples, A and B alternating (median of 10). README \"Compression\" has the full measurements."),
+        ] + c.variants.map { v in .image(url(String(v.file.dropLast(".safetensors".count)) + ".compare.png"), caption: "Agreement with the original: \(v.name)") })
     }
 
     /// A sentence on what the table means, from its numbers.

@@ -9,7 +9,7 @@ import Foundation
         commandName: "glassbox",
         abstract: "Multimodal interpretability workbench: train, caption, explain, evaluate.",
         version: "0.1.0",
-        subcommands: [Demo.self, DataCommand.self, FeaturesCommand.self, PretrainCommand.self, TrainCommand.self, CaptionCommand.self, EvaluateCommand.self, ExplainCommand.self, ActivationsCommand.self, LensCommand.self, PatchCommand.self, ExplainDatasetCommand.self, EvaluateExplanationsCommand.self, Bench.self])
+        subcommands: [Demo.self, DataCommand.self, FeaturesCommand.self, PretrainCommand.self, TrainCommand.self, CaptionCommand.self, EvaluateCommand.self, ExplainCommand.self, ActivationsCommand.self, LensCommand.self, PatchCommand.self, ExplainDatasetCommand.self, EvaluateExplanationsCommand.self, CompressCommand.self, CompareCommand.self, Bench.self])
 
     static func main() {
         // One level of parallelism (NOTES.md): every heavy path splits its work across cores itself

@@ -71,22 +71,28 @@ struct RunOptions: ParsableArguments {
 
     /// Runs the trainer with a progress bar, saving and exiting with status 130 on SIGINT/SIGTERM.
     func run(_ trainer: Trainer, label: String) throws {
-        trainer.memoryBudget = try memory.budget()
-        let stop = StopFlag()
-        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.set() }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
-        let bar = Progress(label, total: trainer.options.steps)
-        let finished = try trainer.run(shouldStop: stop.isSet) { p in bar.update(p.step, extra: String(format: "loss %.3f", p.loss)) }
-        if !finished {
-            FileHandle.standardError.write(Data("\ninterrupted at step \(trainer.step); saved. Continue with --resume.\n".utf8))
-            throw ExitCode(130)
-        }
+        try runTraining(trainer, label: label, budget: try memory.budget())
+    }
+}
+
+/// Runs `trainer` with a progress bar under `budget`, saving and exiting with status 130 on
+/// SIGINT/SIGTERM (`train`, `pretrain`, and `compress`'s fine-tuning and distillation).
+func runTraining(_ trainer: Trainer, label: String, budget: MemoryBudget) throws {
+    trainer.memoryBudget = budget
+    let stop = StopFlag()
+    let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { stop.set() }
+        source.resume()
+        return source
+    }
+    defer { signals.forEach { $0.cancel() } }
+    let bar = Progress(label, total: trainer.options.steps)
+    let finished = try trainer.run(shouldStop: stop.isSet) { p in bar.update(p.step, extra: String(format: "loss %.3f", p.loss)) }
+    if !finished {
+        FileHandle.standardError.write(Data("\ninterrupted at step \(trainer.step); saved. Continue with --resume.\n".utf8))
+        throw ExitCode(130)
     }
 }
 

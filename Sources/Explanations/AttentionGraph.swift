@@ -9,7 +9,10 @@ public struct AttentionGraph {
     public struct Map {
         public var block: String            // "image.enc.0", "shared.1", …
         public var kind: AttentionKind
+        /// Heads of this map: n_heads, or the heads its module kept in a head-pruned model.
         public var heads: Int
+        /// Original indices of those heads (0 ..< n_heads).
+        public var headIndices: [Int]
         public var queries: [Int]
         public var keys: [Int]
         public var probabilities: [Float]   // [H, queries, keys]
@@ -56,10 +59,11 @@ public struct AttentionGraph {
             else if r.kind == .crossAttention { (queries, keys) = (text0, memory) }
             else if config.fusion == .cross { (queries, keys) = (text0, text0) }
             else { (queries, keys) = (memory + text0, memory + text0) }
-            precondition(r.probabilities.shape == [1, config.nHeads, queries.count, keys.count],
+            let kept = target.model.keptHeads(target.model.attentionModuleName(block: r.block, kind: r.kind))
+            precondition(r.probabilities.shape == [1, kept.count, queries.count, keys.count],
                          "attention map \(r.block) has shape \(r.probabilities.shape)")
             let grads = r.probe.map { $0.grad?.scalars ?? [Float](repeating: 0, count: r.probabilities.count) }
-            return Map(block: r.block, kind: r.kind, heads: config.nHeads, queries: queries, keys: keys,
+            return Map(block: r.block, kind: r.kind, heads: kept.count, headIndices: kept, queries: queries, keys: keys,
                        probabilities: r.probabilities.scalars, gradients: grads)
         }
     }

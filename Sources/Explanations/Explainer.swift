@@ -182,7 +182,15 @@ public struct Explainer {
         let spread = features.spread(tokenValues)
         let fusion = graph.fusionMaps
         let q = fusion.first.map { $0.queries.count } ?? 0, k = fusion.first.map { $0.keys.count } ?? 0
-        let attention = Tensor(fusion.flatMap(\.probabilities), shape: [fusion.count, model.config.nHeads, q, k])
+        // [layers, n_heads, q, k] by original head index; a head-pruned model's removed heads are all 0.
+        let h = model.config.nHeads
+        var values = [Float](repeating: 0, count: fusion.count * h * q * k)
+        for (l, map) in fusion.enumerated() {
+            for (local, head) in map.headIndices.enumerated() {
+                for i in 0..<(q * k) { values[((l * h + head) * q * k) + i] = map.probabilities[local * q * k + i] }
+            }
+        }
+        let attention = Tensor(values, shape: [fusion.count, h, q, k])
         return WordExplanation(wordIndex: target.wordIndex, word: target.word, logprob: graph.score, method: method,
                                image: target.input(.image).map { spread[$0] }, audio: target.input(.audio).map { spread[$0] },
                                text: relevance.text.map(Float.init), perPosition: true,

@@ -57,6 +57,11 @@ public struct ExplanationEvaluator {
         guard let grounding = try dataset.grounding() else {
             throw DatasetError("\(dataset.directory.path): no grounding.json (evaluate-explanations needs a built-in dataset's ground truth)")
         }
+        self.init(model: model, dataset: dataset, grounding: grounding, options: options)
+    }
+
+    /// With the dataset's grounding already read (it is large: 100 MB for 20000 shapes images).
+    public init(model: CaptionModel, dataset: CaptionDataset, grounding: GroundingFile, options: Options) {
         self.model = model; self.dataset = dataset; self.grounding = grounding; self.options = options
         model.setRequiresGrad(false)
     }
@@ -202,12 +207,12 @@ public struct ExplanationEvaluator {
 
     /// Models with the cascade applied up to each stage (fresh initialisation from `seed`).
     func cascade(seed: UInt64) -> [(name: String, model: CaptionModel)] {
-        let random = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .random(seed: seed))
+        let random = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .random(seed: seed), heads: model.headLayout)
         let fresh = Dictionary(uniqueKeysWithValues: random.parameters.map { ($0.name, $0.tensor) })
         var tensors = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.tensor.copy()) })
         return randomizationStages().map { stage in
             for name in stage.parameters { tensors[name] = fresh[name]!.copy() }
-            let m = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .sharing(tensors))
+            let m = CaptionModel(config: model.config, vocabulary: model.vocabulary, parameters: .sharing(tensors), heads: model.headLayout)
             m.setRequiresGrad(false)
             return (stage.name, m)
         }

@@ -48,7 +48,8 @@ extension GlobalImportance {
 
     /// Modules (rows) × heads (columns): mean |Δ log p| when the head is zeroed, with the value.
     func headGrid() -> Canvas {
-        let heads = headsPerModule, importance = headImportance, modules = headModules
+        let heads = headCounts.max() ?? 0, importance = headImportance, modules = headModules
+        let starts = headCounts.indices.map { headCounts[..<$0].reduce(0, +) }
         let top = importance.max() ?? 0
         let (cellW, cellH, left, y0) = (64, 20, 150, 30)
         let title = "head importance: mean |change in log p| per caption position when the head is zeroed"
@@ -57,8 +58,8 @@ extension GlobalImportance {
         for h in 0..<heads { _ = canvas.text("head \(h)", x: left + h * cellW + 8, y: y0 - 10) }
         for (r, module) in modules.enumerated() {
             _ = canvas.text(module, x: 8, y: y0 + r * cellH + 6)
-            for h in 0..<heads {
-                let v = importance[r * heads + h], unit = top > 0 ? v / top : 0
+            for h in 0..<headCounts[r] {
+                let v = importance[starts[r] + h], unit = top > 0 ? v / top : 0
                 canvas.fill(x: left + h * cellW, y: y0 + r * cellH, width: cellW - 2, height: cellH - 2, ColorMap.inferno.rgb(unit))
                 _ = canvas.text(String(format: "%.3f", v), x: left + h * cellW + 6, y: y0 + r * cellH + 6, unit > 0.6 ? [0, 0, 0] : [255, 255, 255])
             }

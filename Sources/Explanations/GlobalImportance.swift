@@ -48,7 +48,7 @@ public struct GlobalImportance: Codable, Sendable {
     public var headSums: [Double]
     public var headNames: [String]
     /// What the pictures need of the model: attention modules, heads per module, patch grid side.
-    public var headModules: [String], headsPerModule: Int, imageGrid: Int?
+    public var headModules: [String], headCounts: [Int], imageGrid: Int?
 
     public init(identity: Identity, shard: Int, model: CaptionModel) {
         self.identity = identity; shardsDone = [shard]; examples = []
@@ -57,7 +57,8 @@ public struct GlobalImportance: Codable, Sendable {
         let heads = HeadAblation(model: model).heads
         headSums = [Double](repeating: 0, count: heads.count)
         headNames = heads.map { "\($0.module).\($0.head)" }
-        headModules = HeadAblation(model: model).modules; headsPerModule = model.config.nHeads
+        let ablation = HeadAblation(model: model)
+        headModules = ablation.modules; headCounts = ablation.modules.map(ablation.headCount)
         imageGrid = model.config.image.map { $0.size / $0.patch }
     }
 

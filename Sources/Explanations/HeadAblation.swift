@@ -18,9 +18,15 @@ public struct HeadAblation {
         model.activationNames.filter { $0.hasSuffix(".heads") }.map { String($0.dropLast(".heads".count)) }
     }
 
-    /// Every head: (module, head index), in module order.
+    /// Heads per module: n_heads, or fewer in a head-pruned model (from its q weight's rows).
+    public func headCount(_ module: String) -> Int {
+        let dh = model.config.dModel / model.config.nHeads
+        return (model.parameters.first { $0.name == "\(module).q.weight" }?.tensor.shape[0]).map { $0 / dh } ?? model.config.nHeads
+    }
+
+    /// Every head: (module, head index within the module as it is now), in module order.
     public var heads: [(module: String, head: Int)] {
-        modules.flatMap { m in (0..<model.config.nHeads).map { (m, $0) } }
+        modules.flatMap { m in (0..<headCount(m)).map { (m, $0) } }
     }
 
     /// Log-probabilities of each caption word and `<eos>` (teacher-forced) with `ablated[b]` heads
@@ -28,19 +34,20 @@ public struct HeadAblation {
     public func logprobs(image: Tensor?, audio: Tensor?, caption: [Int32], ablated: [[Int]]) -> [[Double]] {
         let inputs = [Vocabulary.bos] + caption, targets = caption + [Vocabulary.eos]
         precondition(inputs.count <= model.config.text.maxLen, "caption of \(caption.count) words is longer than max_len − 1")
-        let b = ablated.count, l = inputs.count, d = model.config.dModel, dh = d / model.config.nHeads
+        let b = ablated.count, l = inputs.count, dh = model.config.dModel / model.config.nHeads
         let heads = self.heads
-        // Per module, the [B, 1, d] multiplier: 0 on the ablated head's columns in its row.
+        // Per module, the [B, 1, H·dh] multiplier: 0 on the ablated head's columns in its row.
         var multipliers: [String: [Float]] = [:]
         for (row, list) in ablated.enumerated() {
             for index in list {
                 let (module, head) = heads[index]
-                var m = multipliers[module] ?? [Float](repeating: 1, count: b * d)
-                for j in (head * dh)..<((head + 1) * dh) { m[row * d + j] = 0 }
+                let width = headCount(module) * dh
+                var m = multipliers[module] ?? [Float](repeating: 1, count: b * width)
+                for j in (head * dh)..<((head + 1) * dh) { m[row * width + j] = 0 }
                 multipliers[module] = m
             }
         }
-        let masks = multipliers.mapValues { Tensor($0, shape: [b, 1, d]) }
+        let masks = multipliers.mapValues { Tensor($0, shape: [b, 1, $0.count / b]) }
         let tap: ActivationTap = { name, x in
             guard name.hasSuffix(".heads"), let mask = masks[String(name.dropLast(".heads".count))] else { return x }
             return x * mask

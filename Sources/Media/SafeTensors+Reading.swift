@@ -8,9 +8,9 @@ import Foundation
 /// 2. the header is UTF-8, nests at most 16 deep, is valid JSON, is an object, and has no
 ///    duplicate keys or trailing commas (which Foundation's parser would silently accept);
 /// 3. `__metadata__`, if present, is an object of strings (or null, as the Python package allows);
-/// 4. every tensor entry is an object with a string `dtype` (F32 only), a `shape` of
+/// 4. every tensor entry is an object with a string `dtype` (F32 or I8), a `shape` of
 ///    non-negative integers whose element and byte counts fit in `Int` (``CheckedSize``), and `data_offsets`
-///    `[begin, end]` with begin ≤ end ≤ data buffer size and end − begin = 4 × elements;
+///    `[begin, end]` with begin ≤ end ≤ data buffer size and end − begin = element size × elements;
 /// 5. sorted by offset, the tensors tile the data buffer exactly: no overlap, no hole, no
 ///    trailing bytes (as the Python package requires).
 /// Nothing is allocated from a declared size before it has been checked against the real bytes.
@@ -80,8 +80,13 @@ func parseSafeTensors(_ bytes: [UInt8], source: String) throws -> SafeTensorsFil
 
     // Everything checked: copy the data.
     var tensors: [String: Tensor] = [:]
+    var int8: [String: Int8Array] = [:]
     bytes.withUnsafeBytes { raw in
-        for entry in entries {
+        for entry in entries where entry.isInt8 {
+            let slice = UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)])
+            int8[entry.name] = Int8Array(shape: entry.shape, values: slice.map { Int8(bitPattern: $0) })
+        }
+        for entry in entries where !entry.isInt8 {
             let storage = Storage(uninitializedCount: entry.elementCount)
             let values = UnsafeMutableRawBufferPointer(start: storage.pointer, count: entry.end - entry.begin)
             values.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)]))
@@ -91,7 +96,7 @@ func parseSafeTensors(_ bytes: [UInt8], source: String) throws -> SafeTensorsFil
             tensors[entry.name] = Tensor(storage: storage, shape: entry.shape)
         }
     }
-    return SafeTensorsFile(tensors: tensors, metadata: metadata)
+    return SafeTensorsFile(tensors: tensors, int8: int8, metadata: metadata)
 }
 
 /// The header as a JSON object (step 2 of ``parseSafeTensors(_:source:)``).
@@ -128,6 +133,8 @@ private struct TensorEntry {
     let shape: [Int]
     let elementCount: Int
     let begin: Int, end: Int
+    /// dtype I8 (else F32).
+    let isInt8: Bool
 
     init(name: String, json: Any, _ failure: (String) -> MediaError) throws {
         let tensor = "tensor \(quoted(name))"
@@ -143,11 +150,12 @@ private struct TensorEntry {
         guard let dtype = dtypeValue as? String else {
             throw failure("\(tensor) dtype is \(jsonKind(dtypeValue)), not a string")
         }
-        guard dtype == "F32" else {
+        guard dtype == "F32" || dtype == "I8" else {
             throw failure(safeTensorsDTypes.contains(dtype)
-                ? "\(tensor) has dtype \(dtype); Glassbox reads F32 only"
-                : "\(tensor) has unknown dtype \(quoted(dtype, limit: 20)); Glassbox reads F32 only")
+                ? "\(tensor) has dtype \(dtype); Glassbox reads F32 and I8 only"
+                : "\(tensor) has unknown dtype \(quoted(dtype, limit: 20)); Glassbox reads F32 and I8 only")
         }
+        let elementSize = dtype == "I8" ? 1 : MemoryLayout<Float>.size
 
         let shapeValue = try field("shape")
         guard let shapeArray = shapeValue as? [Any] else {
@@ -161,7 +169,7 @@ private struct TensorEntry {
             shape.append(size)
         }
         let count: Int, byteCount: Int
-        switch CheckedSize(shape: shape, elementSize: MemoryLayout<Float>.size) {
+        switch CheckedSize(shape: shape, elementSize: elementSize) {
         case .size(let elements, let bytes): (count, byteCount) = (elements, bytes)
         case .tooManyElements: throw failure("\(tensor) shape \(shape) has more elements than Int can count")
         case .tooManyBytes: throw failure("\(tensor) shape \(shape) needs more bytes than Int can count")
@@ -179,12 +187,13 @@ private struct TensorEntry {
         }
         guard begin <= end else { throw failure("\(tensor) data_offsets [\(begin), \(end)] begin after end") }
         guard end - begin == byteCount else {
-            throw failure("\(tensor) data_offsets [\(begin), \(end)] span \(end - begin) bytes but F32 shape \(shape) needs \(byteCount)")
+            throw failure("\(tensor) data_offsets [\(begin), \(end)] span \(end - begin) bytes but \(dtype) shape \(shape) needs \(byteCount)")
         }
         self.name = name
         self.shape = shape
         self.elementCount = count
         self.begin = begin
         self.end = end
+        self.isInt8 = dtype == "I8"
     }
 }

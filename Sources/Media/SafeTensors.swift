@@ -1,7 +1,8 @@
 import Engine
 import Foundation
 
-/// A safetensors file: named float32 tensors plus string metadata (MODEL.md, "File").
+/// A safetensors file: named float32 tensors, named int8 arrays (quantised checkpoints,
+/// Docs/checkpoint.md "Quantised checkpoints") and string metadata (MODEL.md, "File").
 ///
 /// Format (https://github.com/huggingface/safetensors, "Format"):
 /// ```
@@ -18,6 +19,8 @@ import Foundation
 public struct SafeTensorsFile {
     /// Tensors by name (checkpoint names such as `"image.patch.weight"`, MODEL.md).
     public var tensors: [String: Tensor]
+    /// Tensors of dtype `I8` by name (`"shared.0.self.q.weight.q"`): quantised weights.
+    public var int8: [String: Int8Array]
     /// The `__metadata__` entries; empty when the file has none.
     public var metadata: [String: String]
 
@@ -25,13 +28,14 @@ public struct SafeTensorsFile {
     /// what a hostile file can make the JSON parser do.
     public static let maximumHeaderLength = 100_000_000
 
-    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+    public init(tensors: [String: Tensor] = [:], int8: [String: Int8Array] = [:], metadata: [String: String] = [:]) {
         self.tensors = tensors
+        self.int8 = int8
         self.metadata = metadata
     }
 
     /// Parses a whole safetensors file held in memory. `source` names the bytes in errors.
-    /// Only dtype `F32` is read; any other dtype throws, naming the tensor and the dtype.
+    /// Dtypes `F32` and `I8` are read; any other dtype throws, naming the tensor and the dtype.
     public init(bytes: [UInt8], source: String = "safetensors") throws {
         self = try parseSafeTensors(bytes, source: source)
     }
@@ -55,7 +59,18 @@ public struct SafeTensorsFile {
     }
 }
 
-/// Element type names of the safetensors format; all but F32 are refused by name.
+/// A row-major int8 array (safetensors dtype `I8`): quantised weights, [out, in] like the F32
+/// weight they replace.
+public struct Int8Array: Equatable, Sendable {
+    public var shape: [Int]
+    public var values: [Int8]
+    public init(shape: [Int], values: [Int8]) {
+        precondition(shape.reduce(1, *) == values.count, "\(values.count) int8 values for shape \(shape)")
+        self.shape = shape; self.values = values
+    }
+}
+
+/// Element type names of the safetensors format; all but F32 and I8 are refused by name.
 let safeTensorsDTypes: Set<String> = [
     "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16", "F16", "BF16",
     "I32", "U32", "F32", "F64", "I64", "U64", "C64", "F4", "F6_E2M3", "F6_E3M2",
@@ -73,12 +88,25 @@ private func serializeSafeTensors(_ file: SafeTensorsFile, source: String) throw
         let pairs = file.metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         entries.append("\"__metadata__\":{" + pairs.map { jsonQuoted($0.key) + ":" + jsonQuoted($0.value) }.joined(separator: ",") + "}")
     }
+    // F32 tensors first, then I8 (as the Python package orders by alignment, then name), so every
+    // F32 tensor starts at a multiple of 4 bytes.
+    let int8Names = file.int8.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    if let both = int8Names.first(where: { file.tensors[$0] != nil || $0 == "__metadata__" }) {
+        throw MediaError(source: source, problem: "tensor \(jsonQuoted(both)) is named twice (F32 and I8) or reserved")
+    }
     var offset = 0
     for name in names {
         let tensor = file.tensors[name]!
         let end = offset + tensor.count * MemoryLayout<Float>.size
         let shape = tensor.shape.map(String.init).joined(separator: ",")
         entries.append("\(jsonQuoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        offset = end
+    }
+    for name in int8Names {
+        let array = file.int8[name]!
+        let end = offset + array.values.count
+        let shape = array.shape.map(String.init).joined(separator: ",")
+        entries.append("\(jsonQuoted(name)):{\"dtype\":\"I8\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
         offset = end
     }
     var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
@@ -100,6 +128,7 @@ private func serializeSafeTensors(_ file: SafeTensorsFile, source: String) throw
             #endif
         }
     }
+    for name in int8Names { file.int8[name]!.values.withUnsafeBytes { bytes += $0 } }
     return bytes
 }
 

@@ -23,6 +23,9 @@ public final class CaptionModel: Module {
     public let concatBlocks: [EncoderBlock], crossBlocks: [CrossBlock]
     public let sharedNorm: LayerNorm
     public let head: Linear
+    /// The heads each attention module kept, by module ("shared.0.cross"; original head indices,
+    /// increasing), for head-pruned models; a module not listed has all n_heads heads.
+    public let headLayout: HeadLayout
 
     /// A freshly initialised model: weights and the text/audio position tables ~ N(0, 0.02²),
     /// biases 0, norms 1/0, and `image.pos` the 2-D sine-cosine table of ``sinCosPositions(grid:d:rms:)``
@@ -57,14 +60,16 @@ public final class CaptionModel: Module {
         return table
     }
 
-    /// A model whose tensors come from `parameters` by their MODEL.md names.
-    public init(config: ModelConfig, vocabulary: Vocabulary, parameters source: ParameterSource) {
+    /// A model whose tensors come from `parameters` by their MODEL.md names; `heads` gives the
+    /// kept heads of head-pruned attention modules (Docs/checkpoint.md), whose q/k/v/o are smaller.
+    public init(config: ModelConfig, vocabulary: Vocabulary, parameters source: ParameterSource, heads layout: HeadLayout = [:]) {
         let p = source.scope("")
         self.config = config
         self.vocabulary = vocabulary
+        self.headLayout = layout
         let (d, h, ff, eps) = (config.dModel, config.nHeads, config.dFF, config.normEps)
         func blocks(_ n: Int, _ prefix: String) -> [EncoderBlock] {
-            (0..<n).map { EncoderBlock(d: d, heads: h, hidden: ff, eps: eps, p.child("\(prefix).\($0)")) }
+            (0..<n).map { EncoderBlock(d: d, heads: h, hidden: ff, eps: eps, p.child("\(prefix).\($0)"), kept: layout["\(prefix).\($0).attn"]?.count) }
         }
         if let image = config.image {
             imagePatch = Linear(image.patch * image.patch * image.channels, d, p.child("image.patch"))
@@ -85,7 +90,10 @@ public final class CaptionModel: Module {
             concatBlocks = blocks(config.sharedLayers, "shared"); crossBlocks = []
         } else {
             concatBlocks = []
-            crossBlocks = (0..<config.sharedLayers).map { CrossBlock(d: d, heads: h, hidden: ff, eps: eps, p.child("shared.\($0)")) }
+            crossBlocks = (0..<config.sharedLayers).map {
+                CrossBlock(d: d, heads: h, hidden: ff, eps: eps, p.child("shared.\($0)"),
+                           keptSelf: layout["shared.\($0).self"]?.count, keptCross: layout["shared.\($0).cross"]?.count)
+            }
         }
         sharedNorm = LayerNorm(d, eps: eps, p.child("shared.norm"))
         head = Linear(d, vocabulary.count, p.child("head"))
@@ -95,7 +103,7 @@ public final class CaptionModel: Module {
     /// with its own gradients: one per worker in data-parallel training.
     public func replica() -> CaptionModel {
         CaptionModel(config: config, vocabulary: vocabulary,
-                     parameters: .sharing(Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) })))
+                     parameters: .sharing(Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) })), heads: headLayout)
     }
 
     // MARK: Encoders

@@ -192,9 +192,14 @@ extension ModelConfig {
         // to the model, and dropout slowed learning in the minutes-long budget (0.45 vs 0.37
         // validation BLEU-4 after 200 steps).
         captionSmall.dropout = 0
+        // The distillation student (`compress --method distill --student caption-tiny`): half the
+        // width, one encoder and one shared block; about 1/7 of caption-small's parameters.
+        var captionTiny = captionSmall
+        captionTiny.dModel = 64; captionTiny.dFF = 256; captionTiny.sharedLayers = 1
+        captionTiny.image = Image(size: 64, patch: 8, channels: 3, encoderLayers: 1)
         var scenesSmall = captionSmall
         scenesSmall.audio = Audio(nMels: 40, clipSeconds: 1.0, frameStack: 4, encoderLayers: 2)
-        var out: [String: ModelConfig] = ["caption-small": captionSmall, "scenes-small": scenesSmall]
+        var out: [String: ModelConfig] = ["caption-small": captionSmall, "caption-tiny": captionTiny, "scenes-small": scenesSmall]
         for (name, config) in out {
             var concat = config
             concat.fusion = .concat

@@ -80,7 +80,7 @@ import TestSupport
             (["features", "--image", "/nonexistent/a.png", "--config", "caption-small", "--out", "/tmp/a.npy"],
              "error: a.png: cannot open: No such file or directory"),
             (["features", "--image", "/tmp/a.png", "--config", "no-such-config", "--out", "/tmp/a.npy"],
-             "error: unknown config 'no-such-config' (built in: caption-small, caption-small-concat, scenes-small, scenes-small-concat; or give a .json file)"),
+             "error: unknown config 'no-such-config' (built in: caption-small, caption-small-concat, caption-tiny, caption-tiny-concat, scenes-small, scenes-small-concat; or give a .json file)"),
             (["train", "--data", "/nonexistent/d", "--out", "/tmp/glassbox-cli-run"], "error: /nonexistent/d: no such dataset folder"),
             (["train", "--data", "/tmp", "--out", "/tmp/r", "--steps", "0"], "error: --steps must be positive, got 0"),
             (["train", "--data", "/tmp", "--out", "/tmp/r", "--augment", "sparkle"], "error: --augment: unknown augmentation 'sparkle'"),

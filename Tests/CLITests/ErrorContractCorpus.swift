@@ -216,6 +216,10 @@ enum ErrorContractCorpus {
                                         dir.appendingPathComponent("tiny.json").path, "--steps", "1", "--no-whiten"])
         guard trained.status == 0 else { throw CorpusError("glassbox train: \(trained.stderr)") }
         try fm.moveItem(at: run.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("scenes.safetensors"))
+        // Its quantised copy (compress refuses to quantise it again; compare reads it).
+        let quantized = try CLITests.run(["compress", "--model", dir.appendingPathComponent("scenes.safetensors").path, "--out",
+                                          dir.appendingPathComponent("quantized.safetensors").path, "--method", "quantize"])
+        guard quantized.status == 0 else { throw CorpusError("glassbox compress: \(quantized.stderr)") }
         try dataset("ds-bad-grounding") { try Data(text).write(to: $0.appendingPathComponent("grounding.json")) }
         func groundingWords(_ d: URL, _ change: (inout [String: Any]) -> Void) throws {
             let url = d.appendingPathComponent("grounding.json")

@@ -265,6 +265,50 @@ import TestSupport
             ]
     }()
 
+    static let compressBase = ["compress", "--model", "@scenes.safetensors", "--out", "{out}", "--method", "quantize"]
+
+    /// compress (issue 17): bad sparsity, too many heads, a student that does not fit, a model
+    /// that is already quantised, flags of another method.
+    static let compress: [Case] = {
+        let out = Output.file("m2.safetensors")
+        let model = ["--model", "@scenes.safetensors", "--out", "{out}"]
+        let prune = ["compress"] + model + ["--method", "prune", "--sparsity", "0.5"]
+        let heads = ["compress"] + model + ["--method", "prune-heads", "--data", "@scenes", "--heads", "1"]
+        let distill = ["compress"] + model + ["--method", "distill", "--data", "@scenes", "--steps", "1", "--student", "@tiny.json"]
+        return values(prune, "--sparsity", ["1", "1.5", "-0.1", "nan"] + notNumbers, out)
+            + values(heads, "--heads", ["0", "-1", "1000", overflow] + notNumbers, out)
+            + values(distill, "--student", ["caption-small", "no-such-config"], out)
+            + badConfigs.map { c(distill.dropLast(2) + ["--student", "@" + $0], $0, out) }
+            + badModels.map { c(["compress", "--model", "@" + $0, "--out", "{out}", "--method", "quantize"], $0, out) }
+            + values(compressBase, "--method", ["zip", ""], out)
+            + values(compressBase, "--percentile", ["0", "101", "nan"] + notNumbers, out)
+            + [
+                c(["compress", "--model", "@quantized.safetensors", "--out", "{out}", "--method", "quantize"], "quantized.safetensors", out),
+                c(compressBase + ["--sparsity", "0.5"], "--sparsity", out),
+                c(compressBase + ["--heads", "2"], "--heads", out),
+                c(["compress"] + model + ["--method", "prune"], "--sparsity", out),
+                c(["compress"] + model + ["--method", "prune-heads", "--heads", "1"], "--data", out),
+                c(["compress"] + model + ["--method", "distill", "--data", "@scenes"], "--student", out),
+                c(["compress", "--model", "@scenes.safetensors", "--method", "quantize"], "--out"),
+                c(["compress", "--model", "@scenes.safetensors", "--method", "quantize", "--out", "@folder.png"], "folder.png"),
+                c(["compress", "--model", "@scenes.safetensors", "--method", "quantize", "--out", "@missing-folder/m.safetensors"], "missing-folder"),
+            ]
+    }()
+
+    static let compareBase = ["compare", "--model", "@scenes.safetensors", "--model", "@quantized.safetensors", "--data", "@scenes",
+                              "--chart", "{out}", "--count", "1", "--methods", "gradient", "--bleu-count", "2"]
+
+    static let compare: [Case] = {
+        let out = Output.file("compare.png")
+        return values(compareBase, "--count", ["0", "-1", overflow] + notNumbers, out)
+            + values(compareBase, "--methods", ["sparkle", ","], out)
+            + values(compareBase, "--bleu-count", ["0", "-3"], out)
+            + [
+                c(["compare", "--model", "@scenes.safetensors", "--data", "@scenes", "--chart", "{out}"], "--model", out),
+                c(["compare", "--model", "@scenes.safetensors", "--model", "@missing.safetensors", "--data", "@scenes", "--chart", "{out}"], "missing.safetensors", out),
+            ]
+    }()
+
     static let bench: [Case] =
         values(["bench"], "--samples", ["0", "-1", "1000000000", overflow] + notNumbers, .none)
         + [c(["bench", "--fast"], "--fast"), c(["bench", "now"], "now"), c(["bench", "--samples", "-1"], "--samples")]
@@ -281,7 +325,7 @@ import TestSupport
         ]
     }()
 
-    static let allCases: [Case] = data + features + train + caption + evaluate + explain + evaluateExplanations + bench + demo
+    static let allCases: [Case] = data + features + train + caption + evaluate + explain + evaluateExplanations + compress + compare + bench + demo
         + [c(["frobnicate"], "frobnicate")]
 
     // MARK: The checks
@@ -290,7 +334,7 @@ import TestSupport
     /// one thing it changes, not from a broken base.
     @Test(arguments: [(dataBase, Output.folder("data", marker: "captions.json")), (trainBase, .folder("run", marker: "notes.txt")),
                       (captionBase, .none), (evaluateBase, .file("captions.json")), (explainBase, .folder("explanation", marker: "explanation.json")),
-                      (evaluateExplanationsBase, .file("chart.png")),
+                      (evaluateExplanationsBase, .file("chart.png")), (compressBase, .file("m2.safetensors")), (compareBase, .file("compare.png")),
                       (["features", "--config", "@tiny.json", "--image", "@good.png", "--out", "{out}"], .file("out.npy")),
                       (["features", "--config", "@tiny.json", "--audio", "@good.wav", "--out", "{out}"], .file("out.npy"))])
     func validInvocationsSucceed(_ arguments: [String], _ output: Output) throws {

@@ -155,7 +155,7 @@ struct Corruption: Sendable, CustomTestStringConvertible {
             == "model.safetensors: tensor 'a' shape [4611686018427387904, 4] has more elements than Int can count")
         let evilName = safetensorsBytes(header: #"{"line\nbreak\u0000":{"dtype":"F64","shape":[],"data_offsets":[0,8]}}"#, dataCount: 8)
         #expect(errorLine { _ = try SafeTensorsFile(bytes: evilName, source: "model.safetensors") }
-            == #"model.safetensors: tensor 'line\nbreak\0' has dtype F64; Glassbox reads F32 only"#)
+            == #"model.safetensors: tensor 'line\nbreak\0' has dtype F64; Glassbox reads F32 and I8 only"#)
         let longName = String(repeating: "x", count: 100_000)
         let long = safetensorsBytes(header: #"{"\#(longName)":{"dtype":"F16","shape":[],"data_offsets":[0,2]}}"#, dataCount: 2)
         #expect((errorLine { _ = try SafeTensorsFile(bytes: long) }?.count ?? 0) < 200)

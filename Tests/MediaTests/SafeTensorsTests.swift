@@ -115,11 +115,27 @@ import TestSupport
     @Test func refusesOtherDTypesNamingTheTensor() throws {
         let bytes = safetensorsBytes(header: #"{"x":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#, dataCount: 16)
         #expect(errorLine { _ = try SafeTensorsFile(bytes: bytes, source: "model.safetensors") }
-            == "model.safetensors: tensor 'x' has dtype F64; Glassbox reads F32 only")
+            == "model.safetensors: tensor 'x' has dtype F64; Glassbox reads F32 and I8 only")
         for dtype in ["F16", "BF16", "I32", "I64", "U8", "BOOL"] {
             let other = safetensorsBytes(header: #"{"x":{"dtype":"\#(dtype)","shape":[2],"data_offsets":[0,16]}}"#, dataCount: 16)
-            expectMediaError("tensor 'x' has dtype \(dtype); Glassbox reads F32 only") { _ = try SafeTensorsFile(bytes: other) }
+            expectMediaError("tensor 'x' has dtype \(dtype); Glassbox reads F32 and I8 only") { _ = try SafeTensorsFile(bytes: other) }
         }
+    }
+
+    /// I8 arrays (quantised checkpoints) round-trip beside F32 tensors; F32 data comes first, so it
+    /// stays 4-byte aligned, and an I8 array takes one byte per element.
+    @Test func int8ArraysRoundTripAfterTheFloatTensors() throws {
+        let q = Int8Array(shape: [2, 3], values: [-127, -1, 0, 1, 5, 127])
+        let file = SafeTensorsFile(tensors: ["w.scale": Tensor([0.5, 2], shape: [2])], int8: ["a.q": q, "w.q": q], metadata: ["k": "v"])
+        let bytes = try file.serialized()
+        let back = try SafeTensorsFile(bytes: bytes)
+        #expect(back.int8 == file.int8)
+        #expect(back.tensors["w.scale"]?.scalars == [0.5, 2])
+        let header = String(decoding: bytes[8..<(8 + Int(bytes[0]) + Int(bytes[1]) * 256)], as: UTF8.self)
+        #expect(header.contains(#""w.scale":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#))
+        #expect(header.contains(#""a.q":{"dtype":"I8","shape":[2,3],"data_offsets":[8,14]}"#))
+        let wrongSize = safetensorsBytes(header: #"{"x":{"dtype":"I8","shape":[3],"data_offsets":[0,4]}}"#, dataCount: 4)
+        expectMediaError("span 4 bytes but I8 shape [3] needs 3") { _ = try SafeTensorsFile(bytes: wrongSize) }
     }
 
     @Test func refusesToWriteATensorNamedLikeTheMetadata() throws {

@@ -246,3 +246,26 @@ import TestSupport
         #expect(y.mean(axes: [0]).scalars.allSatisfy { abs($0) < 1e-3 })
     }
 }
+
+extension TrainerTests {
+    /// Magnitude-pruned weights stay exactly 0 through fine-tuning (masks re-applied after every
+    /// optimizer step), while the kept weights move.
+    @Test func prunedWeightsStayZeroThroughFineTuning() throws {
+        let (trainer, _) = try Self.setup("pruned", workers: 2, steps: 4, augment: "none", dropout: 0)
+        let masks = trainer.model.magnitudeMasks(sparsity: 0.6)
+        trainer.weightMasks = masks
+        let before = Dictionary(uniqueKeysWithValues: trainer.model.parameters.map { ($0.name, $0.tensor.scalars) })
+        #expect(try trainer.run())
+        var moved = 0
+        for p in trainer.model.parameters {
+            guard let mask = masks[p.name] else { continue }
+            let now = p.tensor.scalars
+            for i in mask.indices {
+                if !mask[i] { #expect(now[i] == 0, "\(p.name)[\(i)] = \(now[i])") } else if now[i] != before[p.name]![i] { moved += 1 }
+            }
+        }
+        #expect(moved > 0)
+        let saved = try CaptionModel.load(contentsOf: trainer.run.appendingPathComponent("model.safetensors"))
+        #expect(saved.linearSparsity >= 0.599)   // ⌊0.6·N⌋ of N
+    }
+}

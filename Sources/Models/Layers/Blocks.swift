@@ -16,8 +16,9 @@ public typealias ActivationTap = (_ name: String, _ activation: Tensor) -> Tenso
 public final class EncoderBlock: Module {
     public let norm1: LayerNorm, attn: Attention, norm2: LayerNorm, mlp: MLP
 
-    public init(d: Int, heads: Int, hidden: Int, eps: Float, _ p: ParameterScope) {
-        norm1 = LayerNorm(d, eps: eps, p.child("norm1")); attn = Attention(d: d, heads: heads, p.child("attn"))
+    /// `kept`: heads of the attention module when head-pruned (nil: `heads`); dh stays d / heads.
+    public init(d: Int, heads: Int, hidden: Int, eps: Float, _ p: ParameterScope, kept: Int? = nil) {
+        norm1 = LayerNorm(d, eps: eps, p.child("norm1")); attn = Attention(d: d, heads: kept ?? heads, headDim: d / heads, p.child("attn"))
         norm2 = LayerNorm(d, eps: eps, p.child("norm2")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
@@ -57,9 +58,11 @@ public final class EncoderBlock: Module {
 public final class CrossBlock: Module {
     public let norm1: LayerNorm, selfAttention: Attention, norm2: LayerNorm, crossAttention: Attention, norm3: LayerNorm, mlp: MLP
 
-    public init(d: Int, heads: Int, hidden: Int, eps: Float, _ p: ParameterScope) {
-        norm1 = LayerNorm(d, eps: eps, p.child("norm1")); selfAttention = Attention(d: d, heads: heads, p.child("self"))
-        norm2 = LayerNorm(d, eps: eps, p.child("norm2")); crossAttention = Attention(d: d, heads: heads, p.child("cross"), queryKeyStd: 1 / Float(d).squareRoot())
+    /// `keptSelf`, `keptCross`: heads of each attention module when head-pruned (nil: `heads`).
+    public init(d: Int, heads: Int, hidden: Int, eps: Float, _ p: ParameterScope, keptSelf: Int? = nil, keptCross: Int? = nil) {
+        norm1 = LayerNorm(d, eps: eps, p.child("norm1")); selfAttention = Attention(d: d, heads: keptSelf ?? heads, headDim: d / heads, p.child("self"))
+        norm2 = LayerNorm(d, eps: eps, p.child("norm2"))
+        crossAttention = Attention(d: d, heads: keptCross ?? heads, headDim: d / heads, p.child("cross"), queryKeyStd: 1 / Float(d).squareRoot())
         norm3 = LayerNorm(d, eps: eps, p.child("norm3")); mlp = MLP(d: d, hidden: hidden, p.child("mlp"))
     }
 
@@ -78,7 +81,7 @@ public final class CrossBlock: Module {
         precondition(b > 0 && n % b == 0, "text batch \(n) is not a multiple of the memory batch \(b)")
         let queries = b == n ? norm2(h) : norm2(h).reshaped([b, n / b * l, d])
         var c = crossAttention(queries, memory: memory, mode: mode, rng: &rng, observe: observe.map { f in { f(name, .crossAttention, $0) } },
-                               heads: tap.map { f in { f("\(name).cross.heads", $0.reshaped([n, l, d])).reshaped([b, n / b * l, d]) } })
+                               heads: tap.map { f in { f("\(name).cross.heads", $0.reshaped([n, l, $0.shape[2]])).reshaped([b, n / b * l, $0.shape[2]]) } })
             .reshaped([n, l, d])
         if let tap { c = tap("\(name).cross", c) }
         h = h + residualDropout(c, mode, &rng)

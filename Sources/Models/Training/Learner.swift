@@ -11,9 +11,12 @@ public struct Learner {
     public let heads: PretrainingHeads?
     /// Parameter name prefixes that stay fixed (`--freeze image.enc`): no gradient, no update.
     public let frozen: [String]
+    /// A teacher to distil from (`compress --method distill`): the captioning loss becomes
+    /// ``Distillation``'s.
+    public let distillation: Distillation?
 
-    public init(model: CaptionModel, heads: PretrainingHeads? = nil, frozen: [String] = []) {
-        self.model = model; self.heads = heads; self.frozen = frozen
+    public init(model: CaptionModel, heads: PretrainingHeads? = nil, frozen: [String] = [], distillation: Distillation? = nil) {
+        self.model = model; self.heads = heads; self.frozen = frozen; self.distillation = distillation
     }
 
     /// Every tensor under its checkpoint name: the model's, then `pretrain.*`.
@@ -36,7 +39,7 @@ public struct Learner {
 
     /// Sharing this learner's storage, with its own gradients (a data-parallel worker).
     public func replica() -> Learner {
-        let r = Learner(model: model.replica(), heads: heads?.replica(config: model.config), frozen: frozen)
+        let r = Learner(model: model.replica(), heads: heads?.replica(config: model.config), frozen: frozen, distillation: distillation)
         r.setRequiresGrad(true)
         return r
     }
@@ -50,6 +53,7 @@ public struct Learner {
 
     /// Mean loss of a batch, and each pretraining objective's part of it.
     public func loss(_ batch: Batch, mode: Mode, rng: inout SplitMix64) -> (total: Tensor, parts: [PretrainingObjective: Float]) {
+        if let distillation { return (distillation.loss(student: model, batch, mode: mode, rng: &rng), [:]) }
         guard let heads else {
             let logits = model.logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: mode, rng: &rng)
             return (logits.reshaped([-1, model.vocabulary.count]).crossEntropy(targets: batch.targets, ignoreIndex: Vocabulary.pad), [:])

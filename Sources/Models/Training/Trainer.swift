@@ -52,6 +52,10 @@ public final class Trainer {
     public let options: TrainingOptions
     public let run: URL
     private var optimizer = AdamW()
+    /// Keep-masks of pruned weights (``CaptionModel/magnitudeMasks(sparsity:)``): re-applied after
+    /// every optimizer step, so pruned weights stay exactly 0 through fine-tuning (`compress
+    /// --method prune --steps N`). Set before ``run(shouldStop:progress:)``; applied at once.
+    public var weightMasks: [String: [Bool]] = [:] { didSet { model.applyMasks(weightMasks) } }
     public private(set) var step = 0
     public private(set) var log: [LogEntry] = []
     private var bestValidationLoss: Float = .infinity
@@ -62,13 +66,14 @@ public final class Trainer {
     private var recentLosses: [Float] = []
 
     /// A captioning run, or, when `options.objectives` is not empty, a pretraining run with `heads`.
+    /// `distillation`: train the model as a student of its teacher (``Distillation``).
     public init(model: CaptionModel, train: TrainingSet, validation: TrainingSet?, options: TrainingOptions, run: URL,
-                heads: PretrainingHeads? = nil) throws {
+                heads: PretrainingHeads? = nil, distillation: Distillation? = nil) throws {
         precondition((heads == nil) == options.objectives.isEmpty, "pretraining objectives and heads go together")
         guard train.count > 0 else { throw TrainingError("the training split is empty") }
         guard options.steps > 0, options.batchSize > 0 else { throw TrainingError("steps and batch size must be positive") }
         guard options.captionsPerImage >= 1 else { throw TrainingError("captions per image must be at least 1, got \(options.captionsPerImage)") }
-        self.learner = Learner(model: model, heads: heads, frozen: options.freeze)
+        self.learner = Learner(model: model, heads: heads, frozen: options.freeze, distillation: distillation)
         self.hiding = options.objectives.isEmpty ? nil : Hiding(objectives: Set(options.objectives), ratio: options.maskRatio)
         self.train = train; self.validation = validation; self.options = options; self.run = run
         optimizer = AdamW(beta2: options.beta2, weightDecay: options.weightDecay)
@@ -247,6 +252,7 @@ public final class Trainer {
             let norm = clipGradientNorm(params, maxNorm: options.clipNorm)
             let lr = schedule.learningRate(atStep: step)
             optimizer.step(params, learningRate: lr)
+            if !weightMasks.isEmpty { model.applyMasks(weightMasks) }
             step += 1
             elapsed = startElapsed + Date().timeIntervalSince(start)
             recentLosses.append(value)
