@@ -81,18 +81,23 @@ def ensure_packages(venv):
 
 
 def run_measured(cmd, log_path, env=None):
-    """Runs cmd to completion; returns (wall seconds, peak RSS bytes of that process). Fails loudly."""
+    """Runs cmd to completion; returns (wall seconds, peak RSS bytes of that process). Fails loudly.
+
+    The peak comes from GNU time (/usr/bin/time, `%M`), which reads the command's own wait4
+    accounting. Reading ru_maxrss of a child of this script directly would not do: a forked child
+    starts with its parent's resident set as its high-water mark, so every figure would read at
+    least this driver's size."""
+    rss_file = log_path + ".rss"
     with open(log_path, "ab") as log:
         log.write(("$ " + " ".join(cmd) + "\n").encode())
         log.flush()
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(p.pid, 0)
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} exited {p.returncode}; see {log_path}")
-    return wall, usage.ru_maxrss * 1024
+    if code != 0:
+        sys.exit(f"error: {' '.join(cmd)} exited {code}; see {log_path}")
+    with open(rss_file) as f:
+        return wall, int(f.read().split()[-1]) * 1024
 
 
 def worker_cmd(mode, spec_path):
@@ -241,7 +246,7 @@ def worker_explain(spec):
     elif method == "occlusion":
         w, s = spec["window"], spec["stride"]
         a = attr.Occlusion(f).attribute((image, emb), sliding_window_shapes=((w, w, C), (1, d)),
-                                        strides=((s, s, C), (1, d)), baselines=0.0, perturbations_per_eval=spec["batch"])
+                                        strides=((s, s, C), (1, d)), baselines=(image * 0, emb * 0), perturbations_per_eval=spec["batch"])
     else:
         rows = torch.arange(S)[:, None] // P
         cols = torch.arange(S)[None, :] // P
@@ -261,7 +266,10 @@ def worker_explain(spec):
                                n_samples=spec["samples"], perturbations_per_eval=spec["batch"])
     seconds = time.perf_counter() - t0
     np.save(spec["out_image"], a[0][0].detach().numpy())
-    np.save(spec["out_text"], a[1][0].detach().sum(-1).numpy())
+    # text.npy as Glassbox writes it: IG sums over the embedding's d values; a perturbation
+    # method gives each feature (a token) one value, which every element of it carries.
+    text = a[1][0].detach()
+    np.save(spec["out_text"], (text.sum(-1) if method == "integrated-gradients" else text[:, 0]).numpy())
     with open(spec["out"], "w") as f_:
         json.dump({"seconds": seconds, "f_x": fx}, f_)
 
@@ -309,13 +317,16 @@ class Compare:
 
     # ---------------- training
 
-    def training_case(self, name, config, kind, size, batch, R):
+    def training_case(self, name, config, kind, size, batch, R, steps):
         a = self.args
         data = self.dataset(f"{kind}-{size}", kind, max(10 * batch, 200), size)
         run0 = self.path("train", name, "init")
-        cfg_path = self.path("train", name, "config.json")
-        with open(cfg_path, "w") as f:
-            json.dump(config, f)
+        if isinstance(config, str):   # a built-in config name
+            cfg_path = config
+        else:
+            cfg_path = self.path("train", name, "config.json")
+            with open(cfg_path, "w") as f:
+                json.dump(config, f)
         # The shared initial checkpoint: Glassbox's own fresh start (whitened input projections)
         # after one step on the same data, so both sides start from identical weights.
         if not os.path.exists(os.path.join(run0, "last.safetensors")):
@@ -323,7 +334,7 @@ class Compare:
                         "--captions-per-image", R, "--train-images", batch, "--time-limit", 0)
         ckpt = os.path.join(run0, "last.safetensors")
         audio_features = []
-        if config.get("audio"):
+        if kind == "scenes":
             with open(os.path.join(data, "captions.json")) as f:
                 coco = json.load(f)
             train_images = [im for im in coco["images"] if im.get("split") == "train"][:batch]
@@ -333,7 +344,7 @@ class Compare:
                     self.gb_run("features", "--audio", os.path.join(data, im["audio_file"]), "--model", ckpt, "--out", out)
                 audio_features.append(out)
 
-        def gb_train(steps, out):
+        def gb_train(steps, out, R=R):
             if os.path.exists(out):
                 import shutil
                 shutil.rmtree(out)
@@ -345,7 +356,7 @@ class Compare:
                 log = [json.loads(line) for line in f if line.strip()]
             return log, wall, rss
 
-        def torch_train(steps, tag, flops=False):
+        def torch_train(steps, tag, flops=False, R=R):
             out = self.path("train", name, f"torch-{tag}.json")
             spec = {"checkpoint": ckpt, "data": data, "batch": batch, "captions_per_image": R, "steps": steps,
                     "out": out, "audio_features": audio_features, "count_flops": flops}
@@ -354,13 +365,14 @@ class Compare:
                 return json.load(f), wall, rss
 
         # Check: the first three losses from the same start on the same (whole-set) batch.
-        glog, _, _ = gb_train(3, self.path("train", name, "check"))
-        tres, _, _ = torch_train(3, "check", flops=True)
+        # Every shapes/scenes image has 3 references, so with R = 3 each step's batch is the whole set
+        # whatever the order: the losses cannot depend on either side's random draws.
+        glog, _, _ = gb_train(3, self.path("train", name, "check"), R=3)
+        tres, _, _ = torch_train(3, "check", R=3)
+        flops = torch_train(1, "flops", flops=True)[0]["flops_per_step"]
         gl = [e["loss"] for e in glog[:3]]
         tl = tres["losses"][:3]
         ok = all(abs(x - y) <= 2e-3 * max(abs(x), abs(y)) + 1e-4 for x, y in zip(gl, tl))
-        flops = tres["flops_per_step"]
-        steps = a.train_steps
         g_rate, t_rate, g_rss, t_rss, ratios = [], [], [], [], []
         for r in range(a.runs):
             log, _, rss = gb_train(steps, self.path("train", name, "timed"))
@@ -495,7 +507,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 run, few steps and samples: checks the script, not a measurement")
     ap.add_argument("--cases", default="training,forward,explain")
     ap.add_argument("--training", default="caption-small,scenes-small,large", help="training cases to run")
-    ap.add_argument("--train-steps", type=int, default=20)
+    ap.add_argument("--train-steps", type=int, default=20, help="steps per timed training run (small models)")
+    ap.add_argument("--large-steps", type=int, default=8, help="steps per timed training run (large variant)")
     ap.add_argument("--samples", type=int, default=1000, help="KernelSHAP and LIME samples")
     ap.add_argument("--ig-steps", type=int, default=50)
     ap.add_argument("--glassbox", default=os.path.join(ROOT, ".build", "release", "glassbox"))
@@ -506,46 +519,43 @@ def main():
     os.environ["GLASSBOX_COMPARE_VENV"] = os.path.abspath(args.venv)
     ensure_packages(args.venv)
     if args.quick:
-        args.runs, args.train_steps, args.samples, args.ig_steps = 1, 5, 100, 8
+        args.runs, args.train_steps, args.large_steps, args.samples, args.ig_steps = 1, 5, 4, 100, 8
     if not os.path.exists(args.glassbox):
         sys.exit(f"error: {args.glassbox} not found: build it first (make, or swift build -c release --product glassbox)")
     import torch
     import captum
     c = Compare(args)
+    # What the PyTorch side's process holds before any work: the libraries alone.
+    _, import_rss = run_measured([sys.executable, "-c", "import torch, captum, sklearn, numpy, safetensors"], c.log)
     cases = set(args.cases.split(","))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = os.getloadavg()
     small = {"fusion": "cross", "d_model": 128, "n_heads": 4, "d_ff": 512, "shared_layers": 2, "norm_eps": 1e-5,
              "dropout": 0.0, "image": {"size": 64, "patch": 8, "channels": 3, "encoder_layers": 2},
              "audio": None, "text": {"max_len": 16}}
-    scenes = dict(small, audio={"sample_rate": 16000, "n_fft": 400, "hop": 160, "n_mels": 40, "clip_seconds": 1.0,
-                                "frame_stack": 4, "encoder_layers": 2})
     large = dict(small, d_model=256, n_heads=8, d_ff=1024, shared_layers=4,
                  image={"size": 128, "patch": 8, "channels": 3, "encoder_layers": 4})
     small_ckpt = small_data = None
     wanted = args.training.split(",")
     if "training" in cases:
         if "caption-small" in wanted:
-            small_ckpt, small_data = c.training_case("caption-small", small, "shapes", 64, 24, 3)
+            small_ckpt, small_data = c.training_case("caption-small", "caption-small", "shapes", 64, 24, 3, args.train_steps)
         if "scenes-small" in wanted:
-            c.training_case("scenes-small", scenes, "scenes", 64, 24, 3)
+            c.training_case("scenes-small", "scenes-small", "scenes", 64, 24, 3, args.train_steps)
         if "large" in wanted:
-            c.training_case("large", large, "shapes", 128, 32, 1)
+            c.training_case("large", large, "shapes", 128, 32, 1, args.large_steps)
     if small_ckpt is None:
         small_data = c.dataset("shapes-64", "shapes", 240, 64)
         run0 = c.path("train", "caption-small", "init")
         small_ckpt = os.path.join(run0, "last.safetensors")
         if not os.path.exists(small_ckpt):
-            cfg = c.path("train", "caption-small", "config.json")
-            with open(cfg, "w") as f:
-                json.dump(small, f)
-            c.gb_run("train", "--data", small_data, "--out", run0, "--config", cfg, "--steps", 1, "--time-limit", 0,
-                     "--train-images", 24)
+            c.gb_run("train", "--data", small_data, "--out", run0, "--config", "caption-small", "--steps", 1,
+                     "--time-limit", 0, "--train-images", 24)
     if "forward" in cases:
         c.forward_case(small_ckpt, small_data)
     if "explain" in cases:
         c.explain_cases(small_ckpt, small_data)
-    result = {"started": started, "load_average_before": load_before, "load_average_after": os.getloadavg(),
+    result = {"started": started, "pytorch_import_rss_mb": import_rss / 2**20, "load_average_before": load_before, "load_average_after": os.getloadavg(),
               "torch": torch.__version__, "captum": captum.__version__, "threads": 2, "runs": args.runs,
               "quick": args.quick, "rows": c.rows}
     out = args.json or os.path.join(c.work, "result.json")
@@ -557,7 +567,8 @@ def main():
         print(f"{r['case']:58s} {r['glassbox']:10.3g} {r['pytorch']:10.3g} {speed:6.2f}× "
               f"{r['glassbox_peak_rss_mb'] / 1024:5.2f}/{r['pytorch_peak_rss_mb'] / 1024:5.2f} "
               f"{'ok' if r['check'] and r['check'].get('passed') else 'FAIL'}")
-    print(f"(speed: Glassbox over PyTorch, higher is faster; mem: peak RSS Glassbox/PyTorch; {out})")
+    print(f"(speed: Glassbox over PyTorch, higher is faster; mem: peak RSS Glassbox/PyTorch; "
+          f"`import torch, captum` alone: {import_rss / 2**30:.2f} GB; {out})")
 
 
 if __name__ == "__main__":
