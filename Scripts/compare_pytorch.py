@@ -300,6 +300,7 @@ class Compare:
         return run_measured([self.gb] + [str(a) for a in args], self.log, self.env)
 
     def torch_run(self, mode, spec, name):
+        spec = dict(spec, threads=self.args.torch_threads)
         spec_path = self.path("specs", name + ".json")
         with open(spec_path, "w") as f:
             json.dump(spec, f)
@@ -496,7 +497,38 @@ class Compare:
         return result
 
 
+def markdown_table(result):
+    """The README's table (section "Performance against PyTorch") from one run's result."""
+    lines = ["| case | Glassbox | PyTorch / Captum | Glassbox speed-up | peak RSS Glassbox / PyTorch | check |",
+             "|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        unit = r["unit"]
+        fmt = (lambda v: f"{v:.3g} {unit}") if unit != "ms" else (lambda v: f"{v:.0f} ms")
+        extra = ""
+        if r.get("glassbox_gflops"):
+            extra = f" ({r['glassbox_gflops']:.0f} GFLOPS, {100 * r['glassbox_fraction_of_peak']:.0f} % of peak)"
+        textra = f" ({r['pytorch_gflops']:.0f} GFLOPS)" if r.get("pytorch_gflops") else ""
+        check = r["check"] or {}
+        if "glassbox_losses" in check:
+            worst = max(abs(a - b) for a, b in zip(check["glassbox_losses"], check["pytorch_losses"]))
+            what = f"3 losses, max diff {worst:.1g}"
+        elif "identical_captions" in check:
+            what = f"{100 * check['identical_captions']:.0f} % identical captions"
+        elif "max_abs_diff" in check:
+            what = f"max diff {check['max_abs_diff']:.1g} of {check['max_abs_value']:.2g}"
+        else:
+            what = f"f(x), 68 features; rank corr. {check.get('rank_correlation', float('nan')):.2f}"
+        lines.append(f"| {r['case']} | {fmt(r['glassbox'])}{extra} | {fmt(r['pytorch'])}{textra} | {r['ratio']:.2f}× | "
+                     f"{r['glassbox_peak_rss_mb'] / 1024:.2f} / {r['pytorch_peak_rss_mb'] / 1024:.2f} GB | "
+                     f"{'ok' if check.get('passed') else 'FAILED'}: {what} |")
+    return "\n".join(lines)
+
+
 def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "--markdown":   # the table again from a result.json
+        with open(sys.argv[2]) as f:
+            print(markdown_table(json.load(f)))
+        return
     if len(sys.argv) >= 2 and sys.argv[1] == "--worker":
         ensure_packages(os.environ.get("GLASSBOX_COMPARE_VENV", os.path.join(ROOT, ".venv-compare")))
         with open(sys.argv[3]) as f:
@@ -514,6 +546,7 @@ def main():
     ap.add_argument("--glassbox", default=os.path.join(ROOT, ".build", "release", "glassbox"))
     ap.add_argument("--work", default=os.path.join(ROOT, "runs", "compare"))
     ap.add_argument("--json", help="write every row here (default WORK/result.json)")
+    ap.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads on the PyTorch side")
     ap.add_argument("--venv", default=os.environ.get("GLASSBOX_COMPARE_VENV", os.path.join(ROOT, ".venv-compare")))
     args = ap.parse_args()
     os.environ["GLASSBOX_COMPARE_VENV"] = os.path.abspath(args.venv)
@@ -561,6 +594,8 @@ def main():
     out = args.json or os.path.join(c.work, "result.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
+    print()
+    print(markdown_table(result))
     print(f"\n{'case':58s} {'Glassbox':>10s} {'PyTorch':>10s} {'speed':>7s} {'mem GB':>13s} check")
     for r in c.rows:
         speed = r["ratio"]
