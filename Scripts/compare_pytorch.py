@@ -589,7 +589,7 @@ def main():
     if "explain" in cases:
         c.explain_cases(small_ckpt, small_data)
     result = {"started": started, "pytorch_import_rss_mb": import_rss / 2**20, "load_average_before": load_before, "load_average_after": os.getloadavg(),
-              "torch": torch.__version__, "captum": captum.__version__, "threads": 2, "runs": args.runs,
+              "torch": torch.__version__, "captum": captum.__version__, "torch_threads": args.torch_threads, "runs": args.runs,
               "quick": args.quick, "rows": c.rows}
     out = args.json or os.path.join(c.work, "result.json")
     with open(out, "w") as f:
