@@ -19,9 +19,10 @@ Cases (work the two sides share: the same checkpoint, the same images, captions 
     1024, 4 encoder + 4 shared cross blocks): `glassbox train --init CKPT` against a PyTorch loop
     with Scripts/glassbox_torch.py's model and Scripts/train_reference.py's recipe (AdamW 1e-3,
     wd 0.01, clip 1.0, warm-up 50 then cosine). Batch B images × R captions; the training set is
-    exactly B images, so every step's batch is the whole set (any order gives the same loss).
-    Check: the first 3 steps' losses from the same initial checkpoint agree (forward, backward and
-    optimizer, rtol 2e-3). Timing: steps/s over steps 3…N (from log.jsonl's elapsed seconds on the
+    exactly B images, so every step's batch is the whole set. Check: the first 3 steps' losses
+    from the same initial checkpoint agree (forward, backward and optimizer, rtol 2e-3), run with
+    R = 3 (every generated image has exactly 3 references, so no random draw can change a step's
+    loss); the timed runs use the case's R (3 for the small models, 1 for the large one). Timing: steps/s over steps 3…N (from log.jsonl's elapsed seconds on the
     Glassbox side, perf_counter around each step on the PyTorch side: start-up, data loading and
     the final validation are not in the rate). FLOPs per step from torch.utils.flop_counter
     (matmuls, forward and backward) give GFLOPS for both sides.
@@ -604,6 +605,10 @@ def main():
               f"{'ok' if r['check'] and r['check'].get('passed') else 'FAIL'}")
     print(f"(speed: Glassbox over PyTorch, higher is faster; mem: peak RSS Glassbox/PyTorch; "
           f"`import torch, captum` alone: {import_rss / 2**30:.2f} GB; {out})")
+    failed = [r["case"] for r in c.rows if not (r["check"] or {}).get("passed")]
+    if failed:
+        print("error: the two sides disagree on: " + "; ".join(failed), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
