@@ -45,6 +45,21 @@ Trains Scripts/glassbox_torch.py's GlassboxModel with the Swift trainer's recipe
     nice -n 10 /work/venv/bin/python Scripts/train_reference.py --data DATA_DIR [--steps 2000]
         [--batch 32] [--captions-per-image 1] [--seed 0] [--threads 1] [--json OUT.json]
 
+Scale-out (several processes, DistributedDataParallel over gloo on the CPU), e.g. 2 processes:
+
+    torchrun --standalone --nproc_per_node 2 Scripts/train_reference.py --data DATA_DIR --threads 1 \
+        --out model.safetensors [--no-eval]
+
+  Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch of --batch images from
+  the same seeded permutation (what DistributedSampler does: one shuffled order on every rank)
+  and keeps every WORLD_SIZE-th image of it (rank r: positions r, r + W, ...), so each process
+  computes 1/W of the step; DDP averages the gradients (the mean of the ranks' mean losses, which
+  equals the one-process loss up to the ranks' different token counts), and every rank applies
+  the same AdamW step. Validation, test scoring and printing happen on rank 0 only. --out (with or
+  without torchrun) writes the final weights as a Glassbox checkpoint (Docs/checkpoint.md, with
+  glassbox_torch.save_glassbox) that `glassbox caption --model` loads. --no-eval skips validation
+  and test scoring (no pycocoevalcap needed). Scripts/test_ddp.sh runs this with 2 processes.
+
 The recipe before 608f09a (random N(0, 0.2²) image.pos, random image.patch; test BLEU-4 about
 0.60-0.65 after 2000 steps): --no-whiten --image-pos normal. Each flag alone gives one of the two
 changes; --image-pos-scale sets the sincos RMS or the normal std.
@@ -268,6 +283,17 @@ def decode(model, memory, tokens):
     return model.head(model.shared.norm(h))
 
 
+class TokenLoss(nn.Module):
+    """token_loss as a module, so DistributedDataParallel can wrap it (its forward is the step's loss)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image, inputs, targets, captions_per_image):
+        return token_loss(self.model, image, inputs, targets, captions_per_image)
+
+
 def token_loss(model, image, inputs, targets, captions_per_image=1):
     """image [B, S, S, C], inputs and targets [B*R, L] for R = captions_per_image: the encoder runs
     once per image, caption row n reads image n // R (CaptionModel.decode with a [B/R, M, d] prefix)."""
@@ -392,6 +418,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds; stop training early (then final eval)")
     ap.add_argument("--json", help="write the curve and final numbers here")
+    ap.add_argument("--out", help="write the final weights here as a Glassbox checkpoint (.safetensors)")
+    ap.add_argument("--no-eval", action="store_true", help="no validation and no test scoring (train and write --out)")
     args = ap.parse_args(argv)
     if args.captions_per_image < 1:
         ap.error(f"--captions-per-image must be at least 1, got {args.captions_per_image}")
@@ -399,6 +427,15 @@ def main(argv=None):
         args.image_pos_scale = 0.5 if args.image_pos == "sincos" else (0.2 if args.init == "glassbox" else 0.02)
 
     torch.set_num_threads(args.threads)
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group("gloo")
+        if args.batch % world:
+            ap.error(f"--batch ({args.batch}) must be a multiple of the {world} processes")
+        if args.time_limit is not None:
+            ap.error("--time-limit is not supported under torchrun (the ranks could stop at different steps)")
+    lead = rank == 0
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     config = dict(CAPTION_SMALL)
@@ -413,18 +450,22 @@ def main(argv=None):
     train_ids = set(train["ids"])
     vocab = build_vocab([a["caption"] for a in coco["annotations"] if a["image_id"] in train_ids])
     stoi = {w: i for i, w in enumerate(vocab)}
-    print(f"data: {len(train['ids'])} train, {len(val['ids'])} val, {len(test['ids'])} test images; "
+    lead and print(f"data: {len(train['ids'])} train, {len(val['ids'])} val, {len(test['ids'])} test images; "
           f"vocab {len(vocab)}; loaded in {time.time() - t0:.1f}s", flush=True)
 
     model = GlassboxModel(config, len(vocab))
     initialise(model, args.init, args.image_pos, args.image_pos_scale)
     if not args.no_whiten:
-        print("train: " + whiten_image_patch(model, train["image"][:args.whiten_images], args.whiten_eps_fraction), flush=True)
+        lead and print("train: " + whiten_image_patch(model, train["image"][:args.whiten_images], args.whiten_eps_fraction), flush=True)
     model.train()
+    step_module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        step_module = DistributedDataParallel(TokenLoss(model))   # broadcasts rank 0's weights; averages gradients
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=args.weight_decay)
-    print(f"model: {n_params} parameters; init {args.init}, image.pos {args.image_pos} "
+    lead and print(f"model: {n_params} parameters; init {args.init}, image.pos {args.image_pos} "
           f"RMS {model.image.pos.pow(2).mean().sqrt().item():.3f}, image.patch "
           f"{'random' if args.no_whiten else 'whitened'}; batch {args.batch} images x {args.captions_per_image} "
           f"caption(s)", flush=True)
@@ -456,8 +497,14 @@ def main(argv=None):
             else:
                 order_refs = list(refs); rng.shuffle(order_refs)
                 words += [order_refs[j % len(order_refs)] for j in range(R)]
+        if world > 1:   # this rank's share: images r, r + W, ... of the global batch, with their R captions each
+            idx = idx[rank::world]
+            words = [w for k in range(rank, args.batch, world) for w in words[k * R:(k + 1) * R]]
         inputs, targets = encode_batch(words, stoi, max_len)
-        loss = token_loss(model, train["image"][idx], inputs, targets, R)
+        if world > 1:
+            loss = step_module(train["image"][idx], inputs, targets, R)
+        else:
+            loss = token_loss(model, train["image"][idx], inputs, targets, R)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip))
@@ -469,7 +516,7 @@ def main(argv=None):
         recent.append(loss.item())
         train_time += time.time() - ts
         out_of_time = args.time_limit is not None and time.time() - start >= args.time_limit
-        if step % args.eval_every == 0 or step == args.steps or out_of_time:
+        if lead and not args.no_eval and (step % args.eval_every == 0 or step == args.steps or out_of_time):
             te = time.time()
             vl = validation_loss(model, val, stoi, max_len)
             hyps = captions_for(model, val, vocab, max_len)
@@ -483,15 +530,29 @@ def main(argv=None):
             curve.append(entry)
             if best is None or (b4, -vl) > best[:2]:
                 best = (b4, -vl, step, copy.deepcopy(model.state_dict()))
-            print(f"step {step:5d}  train {entry['train_loss']:.4f}  val loss {vl:.4f}  val BLEU-4 {b4:.3f}  "
+            lead and print(f"step {step:5d}  train {entry['train_loss']:.4f}  val loss {vl:.4f}  val BLEU-4 {b4:.3f}  "
                   f"val 1-obj shape acc {acc:.3f}  |g| {gnorm:.2f}  lr {lr:.2e}  {entry['seconds']:.0f}s", flush=True)
+        elif lead and args.no_eval and (step % args.eval_every == 0 or step == args.steps):
+            print(f"step {step:5d}  train {sum(recent) / len(recent):.4f}  |g| {gnorm:.2f}  lr {lr:.2e}  "
+                  f"{time.time() - start:.0f}s", flush=True)
+            recent = []
         if out_of_time:
             break
+    if args.out and lead:
+        from glassbox_torch import save_glassbox
+        save_glassbox(model, config, vocab, args.out)
+        print(f"wrote {args.out} (step {step}, {world} process{'es' if world > 1 else ''})", flush=True)
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
+    if args.no_eval or not lead:
+        return
 
     final_hyps = captions_for(model, test, vocab, max_len)
     final_b4 = bleu4(final_hyps, test["captions"])
     final_acc, count = shape_accuracy(final_hyps, test["captions"])
-    print(f"final (step {step}): test BLEU-4 {final_b4:.3f}; single-object shape accuracy {final_acc:.3f} "
+    lead and print(f"final (step {step}): test BLEU-4 {final_b4:.3f}; single-object shape accuracy {final_acc:.3f} "
           f"({count} images)", flush=True)
     best_step = best[2] if best else step
     if best is not None and best_step != step:
@@ -502,11 +563,11 @@ def main(argv=None):
     else:
         hyps, test_b4, acc = final_hyps, final_b4, final_acc
     total = time.time() - start
-    print(f"best val BLEU-4 (step {best_step}): test BLEU-4 {test_b4:.3f}; single-object shape accuracy {acc:.3f} "
+    lead and print(f"best val BLEU-4 (step {best_step}): test BLEU-4 {test_b4:.3f}; single-object shape accuracy {acc:.3f} "
           f"({count} images); train {train_time:.0f}s ({step / max(train_time, 1e-9):.1f} steps/s), "
           f"eval {eval_time:.0f}s, total {total:.0f}s", flush=True)
     for h, r in list(zip(hyps, test["captions"]))[:5]:
-        print(f"  gen: {' '.join(h)!r}   ref: {' '.join(r[0])!r}")
+        lead and print(f"  gen: {' '.join(h)!r}   ref: {' '.join(r[0])!r}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "parameters": n_params, "vocab": len(vocab), "curve": curve,
