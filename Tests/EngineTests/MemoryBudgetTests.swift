@@ -17,12 +17,16 @@ import Testing
 
     /// The accounting sees a tensor's bytes while it lives and gives them back when it dies.
     @Test func measureSeesTheLargestTensorsAlive() {
-        let (_, bytes) = MemoryUsage.measure {
-            let a = Tensor.zeros([1 << 20])           // 4 MiB
-            let b = (a + 1).sum()                      // + 4 MiB while a + 1 is alive
-            _ = b.item
+        // The counters are process-wide: another test freeing its tensors meanwhile lowers the
+        // peak seen above `before`, so one of three tries must see all 8 MiB.
+        let tries = (0..<3).map { _ in
+            MemoryUsage.measure {
+                let a = Tensor.zeros([1 << 20])           // 4 MiB
+                let b = (a + 1).sum()                      // + 4 MiB while a + 1 is alive
+                _ = b.item
+            }.bytes
         }
-        #expect(bytes >= 8 << 20, "\(bytes)")   // other tests' tensors may add to the process-wide peak, never subtract
+        #expect(tries.contains { $0 >= 8 << 20 }, "\(tries)")
     }
 
     /// Rows that fit: the requested count when there is room, at least 1 when there is none.
