@@ -68,7 +68,8 @@ def ensure_packages(venv):
         pass
     venv = os.path.abspath(venv)
     python = os.path.join(venv, "bin", "python")
-    if os.path.realpath(sys.executable) == os.path.realpath(python):
+    # Inside the venv already (its python is a symlink to the system one, so compare prefixes).
+    if os.path.realpath(sys.prefix) == os.path.realpath(venv):
         sys.exit(f"error: {venv} lacks one of {PACKAGES} even after installing")
     if not os.path.exists(python):
         print(f"creating {venv} and installing {' '.join(PACKAGES)} (torch is about 3 GB)", flush=True)
