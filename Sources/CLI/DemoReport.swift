@@ -83,6 +83,12 @@ struct DemoReport {
             glassbox explain --model runs/shapes/model.safetensors --image data/shapes/images/\(explained.example.image.lastPathComponent) \\
                 --caption "\(explained.caption)" --word \(k) --method kernel-shap --out runs/explain
             glassbox evaluate-explanations --model runs/shapes/model.safetensors --data data/shapes
+            glassbox lens --model runs/shapes/model.safetensors --image data/shapes/images/\(explained.example.image.lastPathComponent) --out runs/lens
+            glassbox patch --model runs/shapes/model.safetensors --image data/shapes/images/\(explained.example.image.lastPathComponent) \\
+                --caption "\(explained.caption)" --word \(k) --corrupt noise --out runs/patch
+            glassbox explain-dataset --model runs/shapes/model.safetensors --data data/shapes --method integrated-gradients --count 12 --out runs/global
+            glassbox compress --model runs/shapes/model.safetensors --out runs/q8.safetensors --method quantize
+            glassbox compare --model runs/shapes/model.safetensors --model runs/q8.safetensors --data data/shapes
             """
         sections.append(.init(title: "Reproduce", blocks: [.html("<pre>\(escaped(commands))</pre>")]))
         return ReportPage(title: "Glassbox demo", subtitle: "Train a caption model on a CPU, look at what each word used, and measure the explanations.", sections: sections)
