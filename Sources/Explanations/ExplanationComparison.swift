@@ -76,10 +76,7 @@ public struct ExplanationComparison {
     /// Signed score per feature of the word's modality (patches or audio tokens).
     static func featureScores(_ e: WordExplanation, _ c: ExplanationEvaluator.Case, _ evaluator: ExplanationEvaluator) -> [Double] {
         if c.word.modality == "audio" {
-            let a = evaluator.model.config.audio!
-            var out = [Double](repeating: 0, count: a.tokenCount)
-            for (t, v) in e.positionValues(.audio).enumerated() { out[t / a.frameStack] += v }
-            return out
+            return sumPerAudioToken(e.positionValues(.audio), evaluator.model.config.audio!)
         }
         return evaluator.patchSums(e.positionValues(.image))
     }

@@ -136,19 +136,11 @@ public struct ExplanationEvaluator {
     static func pixelEvidence(_ e: WordExplanation) -> [Double] { e.positionValues(.image).map { max(0, $0) } }
 
     /// Per-patch sums of a pixel map (S·S) on the model's patch grid.
-    func patchSums(_ pixels: [Double]) -> [Double] {
-        let c = model.config.image!, g = c.size / c.patch
-        var out = [Double](repeating: 0, count: g * g)
-        for (i, v) in pixels.enumerated() { out[(i / c.size / c.patch) * g + (i % c.size) / c.patch] += v }
-        return out
-    }
+    func patchSums(_ pixels: [Double]) -> [Double] { sumPerPatch(pixels, model.config.image!) }
 
     /// Per-audio-token sums of positive evidence.
     func audioTokenEvidence(_ e: WordExplanation) -> [Double] {
-        let a = model.config.audio!
-        var out = [Double](repeating: 0, count: a.tokenCount)
-        for (t, v) in e.positionValues(.audio).enumerated() { out[t / a.frameStack] += max(0, v) }
-        return out
+        sumPerAudioToken(e.positionValues(.audio).map { max(0, $0) }, model.config.audio!)
     }
 
     func patchOverlapsMask(_ patch: Int, _ mask: [Bool]) -> Bool {
@@ -445,6 +437,21 @@ public enum CausalCorruption: String, CaseIterable, Sendable {
     case removal
     /// Gaussian noise over the whole input of the word's modality, 3× its std.
     case noise
+}
+
+/// A per-pixel map (S·S, row-major) summed over each model patch → [g·g], patch r·g + c.
+func sumPerPatch(_ pixels: [Double], _ c: ModelConfig.Image) -> [Double] {
+    let g = c.size / c.patch
+    var out = [Double](repeating: 0, count: g * g)
+    for (i, v) in pixels.enumerated() { out[(i / c.size / c.patch) * g + (i % c.size) / c.patch] += v }
+    return out
+}
+
+/// A per-frame series (T) summed over each audio token's frame_stack frames → [T / frame_stack].
+func sumPerAudioToken(_ frames: [Double], _ a: ModelConfig.Audio) -> [Double] {
+    var out = [Double](repeating: 0, count: a.tokenCount)
+    for (t, v) in frames.enumerated() { out[t / a.frameStack] += v }
+    return out
 }
 
 /// Spearman rank correlation (ties get their average rank); 0 when either side is constant.

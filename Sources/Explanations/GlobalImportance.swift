@@ -79,7 +79,9 @@ public struct GlobalImportance: Codable, Sendable {
         for e in explanations {
             var sums = words[e.word] ?? WordSums(image: imagePositions.map { _ in 0 }, audio: audioPositions.map { _ in 0 })
             sums.count += 1
-            let image = e.image.map { _ in patchValues(e, c) } ?? [], audio = e.audio.map { _ in tokenValues(e, c) } ?? []
+            // Signed attribution per patch (over its pixels and channels) and per audio token.
+            let image = e.image.map { _ in sumPerPatch(e.positionValues(.image), c.image!) } ?? []
+            let audio = e.audio.map { _ in sumPerAudioToken(e.positionValues(.audio), c.audio!) } ?? []
             for (i, v) in image.enumerated() { sums.image[i] += v }
             for (i, v) in audio.enumerated() { sums.audio[i] += v }
             let magnitudes = e.magnitudes(modalities: (c.image != nil ? [Modality.image] : []) + (c.audio != nil ? [.audio] : []) + [.text])
@@ -93,22 +95,6 @@ public struct GlobalImportance: Codable, Sendable {
             }
             self.explanations += 1
         }
-    }
-
-    /// Per patch, the signed sum of the word's attribution over the patch's pixels (and channels).
-    func patchValues(_ e: WordExplanation, _ c: ModelConfig) -> [Double] {
-        let image = c.image!, g = image.size / image.patch
-        var out = [Double](repeating: 0, count: g * g)
-        for (i, v) in e.positionValues(.image).enumerated() { out[(i / image.size / image.patch) * g + (i % image.size) / image.patch] += v }
-        return out
-    }
-
-    /// Per audio token, the signed sum over its frames.
-    func tokenValues(_ e: WordExplanation, _ c: ModelConfig) -> [Double] {
-        let a = c.audio!
-        var out = [Double](repeating: 0, count: a.tokenCount)
-        for (t, v) in e.positionValues(.audio).enumerated() { out[min(t / a.frameStack, a.tokenCount - 1)] += v }
-        return out
     }
 
     /// Adds another shard's sums. Throws when the two are not shards of the same run or overlap.
