@@ -15,7 +15,9 @@ import Foundation
         // One level of parallelism (NOTES.md): every heavy path splits its work across cores itself
         // (`inParallel`: training steps, validation, batched captions, attributions), so OpenBLAS
         // runs single-threaded. A multithreaded OpenBLAS call also leaves its pool thread spinning in
-        // sched_yield for ~0.1 s, stealing a core from those workers (9 % of a KernelSHAP run).
+        // sched_yield for ~0.1 s, stealing a core from those workers (9 % of a KernelSHAP run), and
+        // so does the pool right after the library loads: every command but `bench` (whose
+        // products use OpenBLAS's threads) stops it.
         BLAS.setThreadCount(1)
         // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, which kills the process
         // by default; ignored, the write fails with EFBIG and becomes one `error:` line, with the
@@ -30,6 +32,7 @@ import Foundation
         #endif
         do {
             var command = try parseAsRoot()
+            if !(command is Bench) { BLAS.stopThreadPool() }
             try command.run()
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version

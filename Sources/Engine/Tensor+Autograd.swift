@@ -91,3 +91,36 @@ extension Tensor {
         accumulateGrad(g)
     }
 }
+
+/// Adds Σ_k scales[k] · sources[k][i] to the gradient of each `targets[i]` (skipping nil sources
+/// and targets that record no gradient), the targets split across up to `workers` threads: how a
+/// data-parallel step sums its replicas' gradients, weighted by their shares of the batch. Equal,
+/// bit for bit, to `targets[i].accumulateGradient(sources[k][i] * scales[k])` for k = 0, 1, …
+public func accumulateGradients(_ targets: [Tensor], from sources: [[Tensor?]], scales: [Float], workers: Int) {
+    precondition(sources.count == scales.count && sources.allSatisfy { $0.count == targets.count },
+                 "accumulateGradients: \(targets.count) targets, sources \(sources.map(\.count)), \(scales.count) scales")
+    for k in sources.indices {
+        for (t, g) in zip(targets, sources[k]) where g != nil {
+            precondition(g!.shape == t.shape, "gradient shape \(g!.shape) does not match tensor shape \(t.shape)")
+        }
+    }
+    withExtendedLifetime((targets, sources)) {
+        inParallel(balancing: targets.map(\.count), workers: workers) { i in
+            let t = targets[i]
+            guard t.requiresGrad else { return }
+            for k in sources.indices {
+                guard let g = sources[k][i] else { continue }
+                let dense = g.isContiguous ? g : g.contiguous()
+                let src = dense.storage.pointer + dense.offset, s = scales[k], n = t.count
+                if let existing = t.grad {
+                    let dst = existing.storage.pointer + existing.offset
+                    for j in 0..<n { dst[j] += src[j] * s }
+                } else {
+                    let out = Storage(uninitializedCount: n), dst = out.pointer
+                    for j in 0..<n { dst[j] = src[j] * s }
+                    t.grad = Tensor(storage: out, shape: t.shape)
+                }
+            }
+        }
+    }
+}

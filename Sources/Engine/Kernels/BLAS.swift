@@ -10,6 +10,17 @@ public enum BLAS {
 
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// Ends OpenBLAS's worker threads (its pthread build starts one per core when it loads). Each
+    /// spins in `sched_yield` for about 0.1 s after start-up and after every multithreaded call
+    /// before it sleeps, so for a program that splits work across cores itself (``inParallel(_:_:)``)
+    /// they only steal a core: `glassbox explain --method integrated-gradients` made 3,487
+    /// `sched_yield` calls without this and 134 with it (strace), and its median time fell from 143
+    /// to 112 ms (11 interleaved runs). Call it only in a program that will not ask OpenBLAS for
+    /// threads again: OpenBLAS 0.3.21 restarts the pool lazily, and products ran on one thread
+    /// for a while after a later ``setThreadCount(_:)`` of 2 (`glassbox bench`: 1024³ at 101
+    /// against 203 GFLOPS).
+    public static func stopThreadPool() { _ = blas_thread_shutdown_() }
+
     /// One row-major matrix operand: `pointer` addresses element (0, 0) of the *logical* matrix;
     /// `transposed` means it is stored column-major (i.e. it is the transpose of a row-major
     /// matrix with leading dimension `leading`).

@@ -63,3 +63,23 @@ private final class ParallelSlots<T>: @unchecked Sendable {
     func run(_ i: Int) { slots[i] = body(i) }
     var results: [T?] { Array(slots) }
 }
+
+/// Runs `body(i)` for every `i` in `0..<costs.count` on up to `workers` threads, the indices dealt
+/// into groups of near-equal total cost (largest first, each to the lightest group), each group
+/// in ascending order. For per-parameter work between training steps (the optimizer, clipping,
+/// summing replicas' gradients), which otherwise ran on one core while the other waited. Serial
+/// inside an ``inParallel(_:_:)`` region, or when there is too little work to split.
+public func inParallel(balancing costs: [Int], workers: Int, _ body: (Int) -> Void) {
+    let total = costs.reduce(0, +)
+    let n = min(workers, costs.count)
+    if n <= 1 || total < parallelThreshold || outerRegions.load(ordering: .relaxed) > 0 {
+        for i in costs.indices { body(i) }
+        return
+    }
+    var groups = [[Int]](repeating: [], count: n), loads = [Int](repeating: 0, count: n)
+    for i in costs.indices.sorted(by: { costs[$0] > costs[$1] }) {
+        let g = loads.indices.min { loads[$0] < loads[$1] }!
+        groups[g].append(i); loads[g] += costs[i]
+    }
+    _ = inParallel(n) { w in for i in groups[w].sorted() { body(i) } }
+}

@@ -23,16 +23,24 @@ public struct AdamW: Optimizer {
         let stepSize = Float(Double(lr) / correction1)
         let decay = 1 - lr * weightDecay
         let (b1, b2, eps) = (beta1, beta2, epsilon)
+        // Moment buffers first (serially: they live in dictionaries), then the parameters split
+        // across the cores; every element's update is independent, so the split changes nothing.
+        var work: [(w: SendablePointer, g: SendablePointer, m: SendablePointer, v: SendablePointer, n: Int)] = []
         for p in parameters {
             guard let g = gradientPointer(p.tensor) else { continue }
             let n = p.tensor.count
-            let w = parameterPointer(p.tensor)
-            let mp = buffer(&m, p.name, n).pointer, vp = buffer(&v, p.name, n).pointer
-            for i in 0..<n {
-                w[i] *= decay
-                mp[i] = b1 * mp[i] + (1 - b1) * g[i]
-                vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
-                w[i] -= stepSize * mp[i] / (vp[i].squareRoot() / root2 + eps)
+            work.append((SendablePointer(parameterPointer(p.tensor)), SendablePointer(g),
+                         SendablePointer(buffer(&m, p.name, n).pointer), SendablePointer(buffer(&v, p.name, n).pointer), n))
+        }
+        withExtendedLifetime(parameters) {
+            inParallel(balancing: work.map(\.n), workers: elementwiseWorkers) { k in
+                let (w, g, mp, vp, n) = (work[k].w.pointer, work[k].g.pointer, work[k].m.pointer, work[k].v.pointer, work[k].n)
+                for i in 0..<n {
+                    w[i] *= decay
+                    mp[i] = b1 * mp[i] + (1 - b1) * g[i]
+                    vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
+                    w[i] -= stepSize * mp[i] / (vp[i].squareRoot() / root2 + eps)
+                }
             }
         }
     }

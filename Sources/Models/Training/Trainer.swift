@@ -343,13 +343,11 @@ public final class Trainer {
                 if l.item.isFinite { l.backward() }
                 return l.item
             }
-            for (w, p) in group.enumerated() {
-                let share = Float(tokens[p]) / total
-                for (param, q) in zip(mine, replicas[w].parameters) {
-                    if let g = q.tensor.grad { param.tensor.accumulateGradient(share == 1 ? g : g * share) }
-                }
-                weightedLoss += losses[w] * Float(tokens[p])
-            }
+            // Each replica's gradient, weighted by its share of the tokens, into the main model's
+            // (the parameters split across the cores).
+            accumulateGradients(mine.map(\.tensor), from: (0..<group.count).map { w in replicas[w].parameters.map(\.tensor.grad) },
+                                scales: group.map { Float(tokens[$0]) / total }, workers: workers)
+            for (w, p) in group.enumerated() { weightedLoss += losses[w] * Float(tokens[p]) }
         }
         return weightedLoss / total
     }
