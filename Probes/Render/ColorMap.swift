@@ -16,16 +16,18 @@ public enum ColorMap: String, Sendable, CaseIterable {
     case gray
 
     /// The colour at `t` (clamped to 0…1; NaN counts as 0) as [r, g, b].
-    public func rgb(_ t: Double) -> [UInt8] {
+    public func rgb(_ t: Double) -> [UInt8] { let c = components(t); return [c.0, c.1, c.2] }
+
+    /// ``rgb(_:)`` without an array (per-pixel use: a 512×512 map).
+    func components(_ t: Double) -> (UInt8, UInt8, UInt8) {
         let anchors = self.anchors
         let t = t.isNaN ? 0 : min(max(t, 0), 1)
         let position = t * Double(anchors.count - 1)
         let k = min(Int(position), anchors.count - 2)
         let f = position - Double(k)  // fraction of the way from anchor k to k + 1
-        return (0..<3).map { c in
-            let a = Double(anchors[k][c]), b = Double(anchors[k + 1][c])
-            return UInt8((a + (b - a) * f).rounded())
-        }
+        let (a, b) = (anchors[k], anchors[k + 1])
+        func mix(_ c: Int) -> UInt8 { UInt8((Double(a[c]) + (Double(b[c]) - Double(a[c])) * f).rounded()) }
+        return (mix(0), mix(1), mix(2))
     }
 
     /// Evenly spaced anchors from t = 0 to t = 1, as 8-bit sRGB.

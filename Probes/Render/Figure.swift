@@ -103,18 +103,28 @@ enum Figure {
         let gray = image.converted(toChannels: 1)
         let (w, h) = (image.width * scale, image.height * scale)
         let a = min(max(alpha, 0), 1)
-        let colors = heat.map { $0.isNaN ? [] : heatScale.color($0) }  // one lookup per cell, not per pixel; [] = no value
+        // Each cell's colour premultiplied once (a · colour); NaN cells are marked by a negative.
+        var tinted = [Double](repeating: -1, count: heat.count * 3)
+        for (k, v) in heat.enumerated() where !v.isNaN {
+            let c = heatScale.colorMap.components(heatScale.unit(v))
+            (tinted[3 * k], tinted[3 * k + 1], tinted[3 * k + 2]) = (a * Double(c.0), a * Double(c.1), a * Double(c.2))
+        }
         var out = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h {
-            let cellRow = (y * heatHeight / h) * heatWidth, imageRow = (y / scale) * image.width
-            for x in 0..<w {
-                let g = Double(gray.pixels[imageRow + x / scale])
-                let color = colors[cellRow + x * heatWidth / w]
-                if color.isEmpty {
-                    for c in 0..<3 { out[(y * w + x) * 3 + c] = UInt8((0.45 * g).rounded()) }
-                    continue
+        gray.pixels.withUnsafeBufferPointer { grayPixels in
+            out.withUnsafeMutableBufferPointer { out in
+                for y in 0..<h {
+                    let cellRow = (y * heatHeight / h) * heatWidth, imageRow = (y / scale) * image.width
+                    for x in 0..<w {
+                        let g = Double(grayPixels[imageRow + x / scale])
+                        let cell = (cellRow + x * heatWidth / w) * 3, o = (y * w + x) * 3
+                        if tinted[cell] < 0 {
+                            let v = UInt8((0.45 * g).rounded())
+                            out[o] = v; out[o + 1] = v; out[o + 2] = v
+                            continue
+                        }
+                        for c in 0..<3 { out[o + c] = UInt8(((1 - a) * g + tinted[cell + c]).rounded()) }
+                    }
                 }
-                for c in 0..<3 { out[(y * w + x) * 3 + c] = UInt8(((1 - a) * g + a * Double(color[c])).rounded()) }
             }
         }
         return Image(width: w, height: h, channels: 3, pixels: out)

@@ -179,6 +179,9 @@ int gb_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int ch
     }
     png_set_write_fn(png, &w, write_bytes, flush_bytes);
     png_set_IHDR(png, info, width, height, 8, types[channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    // zlib level 2 instead of the default 6: `explain` of 4 words wrote its pictures in 1.1 s
+    // instead of 1.6 s (the whole command; zlib was 30 % of its samples), files 13 % larger.
+    png_set_compression_level(png, 2);
     png_write_info(png, info);
     rows = (png_bytep *)malloc(sizeof(png_bytep) * height);
     if (!rows) { snprintf(message, 160, "out of memory"); png_longjmp(png, 1); }

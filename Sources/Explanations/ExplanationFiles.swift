@@ -229,6 +229,12 @@ extension ExplanationFiles {
     /// image-WORD.png, audio-WORD.png, text.png, text.html, and for attention methods heads.png;
     /// with several words also strip.png (one panel per word). A word explained twice (the same word
     /// at two positions) gets its index appended: image-WORD-K.png.
+    /// `render(0)`, …, `render(count − 1)` drawn and PNG-encoded on the cores (one word's picture
+    /// each; drawing and zlib took most of a several-word `explain`), in order.
+    static func encodedInParallel(_ count: Int, _ render: (Int) -> Canvas) throws -> [[UInt8]] {
+        try inParallel(count) { k in Result { try PNG.encode(render(k).image) } }.map { try $0.get() }
+    }
+
     func writePictures(_ folder: StagedFolder) throws {
         let names = explanations.map { e -> String in
             let safe = Self.fileSafe(e.word)
@@ -253,11 +259,11 @@ extension ExplanationFiles {
                                                                       originalWidth: original.width, originalHeight: original.height) })
             }
             let full = over(pictureSize)
-            for (e, (heat, name)) in zip(explanations, zip(full.heats, names)) {
-                let canvas = Heatmap.overlay(image: full.picture, heat: heat, heatWidth: full.picture.width, heatHeight: full.picture.height,
-                                             signed: signed, title: title(e), scale: 1)
-                try writePlainFile(PNG.encode(canvas.image), to: folder.url("image-\(name).png"))
+            let pictures = try Self.encodedInParallel(explanations.count) { k in
+                Heatmap.overlay(image: full.picture, heat: full.heats[k], heatWidth: full.picture.width, heatHeight: full.picture.height,
+                                signed: signed, title: title(explanations[k]), scale: 1)
             }
+            for (png, name) in zip(pictures, names) { try writePlainFile(png, to: folder.url("image-\(name).png")) }
             if !single {
                 let small = over(max(16, pictureSize / 2))
                 let strip = Heatmap.strip(image: small.picture, heats: small.heats, heatWidth: small.picture.width, heatHeight: small.picture.height,
@@ -269,12 +275,13 @@ extension ExplanationFiles {
         if let audio, let a = config.audio {
             // About pictureSize wide: a whole number of pixels per frame and band, 3…8.
             let audioScale = min(8, max(3, pictureSize / max(a.frameCount, 1)))
-            for (e, name) in zip(explanations, names) {
-                let canvas = Heatmap.spectrogram(logMel: audio.scalars, frames: a.frameCount, mels: a.nMels, heat: e.audio!.scalars,
-                                                 signed: signed, title: title(e), secondsPerFrame: Double(a.hop) / Double(a.sampleRate),
-                                                 scale: audioScale)
-                try writePlainFile(PNG.encode(canvas.image), to: folder.url("audio-\(name).png"))
+            let logMel = audio.scalars
+            let pictures = try Self.encodedInParallel(explanations.count) { k in
+                Heatmap.spectrogram(logMel: logMel, frames: a.frameCount, mels: a.nMels, heat: explanations[k].audio!.scalars,
+                                    signed: signed, title: title(explanations[k]), secondsPerFrame: Double(a.hop) / Double(a.sampleRate),
+                                    scale: audioScale)
             }
+            for (png, name) in zip(pictures, names) { try writePlainFile(png, to: folder.url("audio-\(name).png")) }
         }
         // Tokens: the decoder inputs of the (last) explained word, one row per explained word.
         var rows: [Canvas] = [], html: [String] = []

@@ -7,7 +7,11 @@ public struct Canvas: Sendable {
     public init(width: Int, height: Int, background: [UInt8] = [255, 255, 255]) {
         precondition(width > 0 && height > 0 && background.count == 3, "canvas needs a positive size and an RGB background")
         self.width = width; self.height = height
-        pixels = Array((0..<(width * height)).map { _ in background }.joined())
+        let (r, g, b) = (background[0], background[1], background[2])
+        pixels = [UInt8](unsafeUninitializedCapacity: width * height * 3) { buffer, count in
+            for i in 0..<(width * height) { buffer[3 * i] = r; buffer[3 * i + 1] = g; buffer[3 * i + 2] = b }
+            count = width * height * 3
+        }
     }
 
     public var image: Image { Image(width: width, height: height, channels: 3, pixels: pixels) }
@@ -16,6 +20,7 @@ public struct Canvas: Sendable {
     public mutating func blend(_ x: Int, _ y: Int, _ color: [UInt8], alpha: Double = 1) {
         guard x >= 0, y >= 0, x < width, y < height, alpha > 0 else { return }
         let a = min(alpha, 1), i = (y * width + x) * 3
+        if a == 1 { pixels[i] = color[0]; pixels[i + 1] = color[1]; pixels[i + 2] = color[2]; return }  // what the blend gives at a = 1
         for c in 0..<3 { pixels[i + c] = UInt8((Double(pixels[i + c]) * (1 - a) + Double(color[c]) * a).rounded()) }
     }
 
@@ -24,16 +29,30 @@ public struct Canvas: Sendable {
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, _ color: [UInt8]) {
         let (x0, x1, y0, y1) = (max(0, x), min(width, x + w), max(0, y), min(height, y + h))
         guard x0 < x1, y0 < y1 else { return }
-        for yy in y0..<y1 { for xx in x0..<x1 { blend(xx, yy, color) } }
+        let (r, g, b, stride) = (color[0], color[1], color[2], width)
+        pixels.withUnsafeMutableBufferPointer { p in
+            for yy in y0..<y1 { for xx in x0..<x1 { let i = (yy * stride + xx) * 3; p[i] = r; p[i + 1] = g; p[i + 2] = b } }
+        }
     }
 
     /// Pastes an image (1 or 3 channels) with its top-left corner at (x, y), scaled by an integer factor.
     public mutating func draw(_ image: Image, x: Int, y: Int, scale: Int = 1) {
         let rgb = image.converted(toChannels: 3)
-        for yy in 0..<(rgb.height * scale) { for xx in 0..<(rgb.width * scale) {
-            let i = ((yy / scale) * rgb.width + xx / scale) * 3
-            blend(x + xx, y + yy, Array(rgb.pixels[i..<(i + 3)]))
-        } }
+        // The visible part only, pixel by pixel (opaque: a copy).
+        let (x0, x1) = (max(0, x), min(width, x + rgb.width * scale)), (y0, y1) = (max(0, y), min(height, y + rgb.height * scale))
+        guard x0 < x1, y0 < y1 else { return }
+        let stride = width
+        rgb.pixels.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                for yy in y0..<y1 {
+                    let row = ((yy - y) / scale) * rgb.width
+                    for xx in x0..<x1 {
+                        let i = (row + (xx - x) / scale) * 3, o = (yy * stride + xx) * 3
+                        dst[o] = src[i]; dst[o + 1] = src[i + 1]; dst[o + 2] = src[i + 2]
+                    }
+                }
+            }
+        }
     }
 
     /// An anti-aliased line of about `thickness` pixels (distance-to-segment coverage).

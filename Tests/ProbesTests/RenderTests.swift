@@ -1,3 +1,4 @@
+import Engine
 import Media
 import Testing
 @testable import Probes
@@ -50,6 +51,28 @@ struct HeatScaleTests {
         #expect(abs(HeatScale.percentile(Self.v, 37.5) - 0.7625) < 1e-5)
         #expect(s.unit(100) == 1 && s.unit(-3) == 0)
         #expect(abs(s.unit(45.815) - 0.5) < 1e-4)
+    }
+
+    /// The selection gives the order statistics a full sort gives: every rank of random arrays
+    /// with many ties (all equal, two values, a few values, all distinct) and sizes 1…300.
+    @Test func selectionEqualsSortedOrderStatistics() {
+        var rng = SplitMix64(seed: 21)
+        for n in [1, 2, 3, 7, 64, 300] {
+            for levels in [1, 2, 5, 1_000_000] {
+                let values = (0..<n).map { _ in Float(Int(rng.next() % UInt64(levels))) - Float(levels / 2) }
+                let sorted = values.sorted()
+                for k in 0..<n {
+                    var copy = values
+                    #expect(HeatScale.select(&copy, k) == sorted[k], "n \(n), levels \(levels), k \(k)")
+                    #expect(copy.sorted() == sorted)
+                }
+                for q in [0.0, 12.5, 50, 99, 100] {
+                    let rank = q / 100 * Double(n - 1), i = Int(rank.rounded(.down))
+                    let expected = i + 1 < n ? Double(sorted[i]) + (rank - Double(i)) * Double(sorted[i + 1] - sorted[i]) : Double(sorted[n - 1])
+                    #expect(HeatScale.percentile(values, q) == Float(expected))
+                }
+            }
+        }
     }
 
     @Test func signedIsSymmetricAroundZero() {
