@@ -109,8 +109,11 @@ extension AttributionProblem {
         Double(function(point.map { $0.detached().reshaped([1] + $0.shape) }).scalars[0])
     }
 
-    /// f(x) and f(baseline).
-    public var endpoints: (fx: Double, fBaseline: Double) { (value(at: inputs), value(at: baselines)) }
+    /// f(x) and f(baseline), one on each of two workers when there are two.
+    public var endpoints: (fx: Double, fBaseline: Double) {
+        let values = workers > 1 ? inParallel(2) { value(at: $0 == 0 ? inputs : baselines) } : [value(at: inputs), value(at: baselines)]
+        return (values[0], values[1])
+    }
 
     /// Scores of `count` points built `batchSize` at a time: `build(range)` returns the inputs of the
     /// points in `range`, each [range.count] + shape. One call of `function` per batch (per worker).

@@ -31,32 +31,45 @@ extension Tensor {
         let (savedMean, savedRstd) = (mean, rstd)
         return Tensor(storage: out, shape: shape, op: "layerNorm", inputs: [x, weight, bias]) { dy in
             let dx = Storage(uninitializedCount: x.count)
-            let dw = Storage(repeating: 0, count: d), db = Storage(repeating: 0, count: d)
+            // γ and β get gradients only when they record them (explanations freeze the weights).
+            let parameters = weight.requiresGrad || bias.requiresGrad
+            let dw = Storage(repeating: 0, count: parameters ? d : 0), db = Storage(repeating: 0, count: parameters ? d : 0)
             withExtendedLifetime((c, w)) {
                 let xp = c.storage.pointer + c.offset, wp = w.storage.pointer + w.offset
                 dy.withDensePointer { gp in
                     for r in 0..<rows {
                         let row = xp + r * d, g = gp + r * d, out = dx.pointer + r * d
                         let mu = savedMean[r], rs = savedRstd[r]
-                        var meanG: Float = 0, meanGX: Float = 0
-                        for j in 0..<d {
-                            let xhat = (row[j] - mu) * rs
-                            let gj = g[j] * wp[j]
-                            meanG += gj; meanGX += gj * xhat
-                            dw.pointer[j] += g[j] * xhat
-                            db.pointer[j] += g[j]
+                        // mean(g·γ) and mean(g·γ·x̂) in 8 lanes (vectorised, fixed order), then the rest.
+                        var accG = SIMD8<Float>(repeating: 0), accGX = SIMD8<Float>(repeating: 0)
+                        var j = 0
+                        while j + 8 <= d {
+                            let xv = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                            let gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(wp + j).loadUnaligned(as: SIMD8<Float>.self)
+                            accG += gv; accGX += gv * ((xv - mu) * rs)
+                            j += 8
                         }
+                        var meanG = accG.sum(), meanGX = accGX.sum()
+                        while j < d { let gj = g[j] * wp[j]; meanG += gj; meanGX += gj * ((row[j] - mu) * rs); j += 1 }
                         meanG /= Float(d); meanGX /= Float(d)
                         for j in 0..<d {
                             let xhat = (row[j] - mu) * rs
                             out[j] = rs * (g[j] * wp[j] - meanG - xhat * meanGX)
                         }
+                        if parameters {
+                            for j in 0..<d {
+                                dw.pointer[j] += g[j] * ((row[j] - mu) * rs)
+                                db.pointer[j] += g[j]
+                            }
+                        }
                     }
                 }
             }
             x.accumulateGrad(Tensor(storage: dx, shape: x.shape), owned: true)
-            weight.accumulateGrad(Tensor(storage: dw, shape: [d]), owned: true)
-            bias.accumulateGrad(Tensor(storage: db, shape: [d]), owned: true)
+            if parameters {
+                weight.accumulateGrad(Tensor(storage: dw, shape: [d]), owned: true)
+                bias.accumulateGrad(Tensor(storage: db, shape: [d]), owned: true)
+            }
         }
     }
 }

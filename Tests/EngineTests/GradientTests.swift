@@ -135,13 +135,29 @@ import TestSupport
         Self.check([x], outputShape: shape) { log ? $0[0].logSoftmax(axis: axis) : $0[0].softmax(axis: axis) }
     }
 
-    @Test(arguments: [[4, 7], [2, 3, 8], [3, 1], [1, 5]], Layout.allCases)
+    @Test(arguments: [[4, 7], [2, 3, 8], [3, 1], [1, 5], [3, 19]], Layout.allCases)
     func layerNorm(shape: [Int], layout: Layout) {
         var rng = SplitMix64(seed: 8)
         let x = Tensor.uniform(layout.storedShape(shape), in: -2...2, using: &rng)
         let d = shape[shape.count - 1]
         let w = Tensor.uniform([d], in: 0.5...1.5, using: &rng), b = Tensor.uniform([d], in: -1...1, using: &rng)
         Self.check([x, w, b], outputShape: shape) { layout.view($0[0]).layerNorm(weight: $0[1], bias: $0[2], eps: 1e-5) }
+    }
+
+    /// With γ and β frozen (explanations), the input's gradient is the same and γ, β get none.
+    @Test func layerNormWithFrozenParameters() {
+        var rng = SplitMix64(seed: 18)
+        let x = Tensor.uniform([5, 21], in: -2...2, using: &rng), dy = Tensor.uniform([5, 21], in: -1...1, using: &rng)
+        let w = Tensor.uniform([21], in: 0.5...1.5, using: &rng), b = Tensor.uniform([21], in: -1...1, using: &rng)
+        func inputGradient(frozen: Bool) -> (Tensor, Tensor?) {
+            let (xi, wi, bi) = (x.copy(), w.copy(), b.copy())
+            xi.requiresGrad = true; wi.requiresGrad = !frozen; bi.requiresGrad = !frozen
+            (xi.layerNorm(weight: wi, bias: bi, eps: 1e-5) * dy).sum().backward()
+            return (xi.grad!, wi.grad)
+        }
+        let (trained, frozen) = (inputGradient(frozen: false), inputGradient(frozen: true))
+        #expect(trained.0.scalars == frozen.0.scalars)
+        #expect(trained.1 != nil && frozen.1 == nil)
     }
 
     @Test func gatherRowsScattersIntoTable() {
