@@ -12,17 +12,11 @@ public struct HeadAblation {
 
     public init(model: CaptionModel) { self.model = model }
 
-    /// The attention modules, in forward order, by the name of their `….heads` activation minus
-    /// ".heads": "image.enc.0.attn", …, "shared.0.self", "shared.0.cross", ….
-    public var modules: [String] {
-        model.activationNames.filter { $0.hasSuffix(".heads") }.map { String($0.dropLast(".heads".count)) }
-    }
+    /// The attention modules, in forward order: "image.enc.0.attn", …, "shared.0.self", "shared.0.cross", ….
+    public var modules: [String] { model.attentionModules.map(\.name) }
 
-    /// Heads per module: n_heads, or fewer in a head-pruned model (from its q weight's rows).
-    public func headCount(_ module: String) -> Int {
-        let dh = model.config.dModel / model.config.nHeads
-        return (model.parameters.first { $0.name == "\(module).q.weight" }?.tensor.shape[0]).map { $0 / dh } ?? model.config.nHeads
-    }
+    /// Heads per module: n_heads, or fewer in a head-pruned model.
+    public func headCount(_ module: String) -> Int { model.keptHeads(module).count }
 
     /// Every head: (module, head index within the module as it is now), in module order.
     public var heads: [(module: String, head: Int)] {
@@ -30,28 +24,13 @@ public struct HeadAblation {
     }
 
     /// Log-probabilities of each caption word and `<eos>` (teacher-forced) with `ablated[b]` heads
-    /// zeroed in batch row b (indices into ``heads``). Inputs without the batch axis.
+    /// zeroed in batch row b (indices into ``heads``; ``CaptionModel/headAblationTap(_:)``).
+    /// Inputs without the batch axis.
     public func logprobs(image: Tensor?, audio: Tensor?, caption: [Int32], ablated: [[Int]]) -> [[Double]] {
         let inputs = [Vocabulary.bos] + caption, targets = caption + [Vocabulary.eos]
         precondition(inputs.count <= model.config.text.maxLen, "caption of \(caption.count) words is longer than max_len − 1")
-        let b = ablated.count, l = inputs.count, dh = model.config.dModel / model.config.nHeads
-        let heads = self.heads
-        // Per module, the [B, 1, H·dh] multiplier: 0 on the ablated head's columns in its row.
-        var multipliers: [String: [Float]] = [:]
-        for (row, list) in ablated.enumerated() {
-            for index in list {
-                let (module, head) = heads[index]
-                let width = headCount(module) * dh
-                var m = multipliers[module] ?? [Float](repeating: 1, count: b * width)
-                for j in (head * dh)..<((head + 1) * dh) { m[row * width + j] = 0 }
-                multipliers[module] = m
-            }
-        }
-        let masks = multipliers.mapValues { Tensor($0, shape: [b, 1, $0.count / b]) }
-        let tap: ActivationTap = { name, x in
-            guard name.hasSuffix(".heads"), let mask = masks[String(name.dropLast(".heads".count))] else { return x }
-            return x * mask
-        }
+        let b = ablated.count, l = inputs.count, heads = self.heads
+        let tap = model.headAblationTap(ablated.map { $0.map { heads[$0] } })
         var rng = SplitMix64(seed: 0)
         let batch = { (t: Tensor?) in t.map { $0.detached().reshaped([1] + $0.shape).expanded(to: [b] + $0.shape) } }
         let tokens = IndexArray(Array(repeating: inputs, count: b).flatMap { $0 }, shape: [b, l])

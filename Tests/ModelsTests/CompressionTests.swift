@@ -78,6 +78,48 @@ import TestSupport
         for (p, q) in zip(initialized.parameters, loaded.parameters) { #expect(p.tensor.scalars == q.tensor.scalars, "\(p.name)") }
     }
 
+    /// The head-ablation tap (the one mechanism both head-importance measures use) equals removing
+    /// the heads, row by row, also in a model already pruned (local indices); and
+    /// `headImportance` equals its definition computed with removed-head models.
+    @Test(arguments: [ModelConfig.Fusion.cross, .concat]) func headAblationTapEqualsRemoval(fusion: ModelConfig.Fusion) throws {
+        var config = tinyConfig(fusion, audio: false); config.nHeads = 4
+        let shared = fusion == .cross ? "shared.1.cross" : "shared.1.attn"
+        let model = try CaptionModel(config: config, vocabulary: tinyVocabulary, seed: 5).removingHeads([shared: [2]])  // kept 0, 1, 3
+        func logits(_ m: CaptionModel, tap: ActivationTap? = nil) -> Tensor {
+            var rng = SplitMix64(seed: 9)
+            let c = m.config
+            let image = c.image.map { Tensor.uniform([2, $0.size, $0.size, $0.channels], in: -1...1, using: &rng) }
+            let tokens = IndexArray([1, 4, 5, 6, 7, 1, 8, 9, 4, 5], shape: [2, 5])
+            return m.logits(image: image, audio: nil, tokens: tokens, mode: .inference, rng: &rng, tap: tap)
+        }
+        // Row 0 loses image head 1; row 1 loses the shared module's local head 2 (original head 3).
+        let tapped = logits(model, tap: model.headAblationTap([[("image.enc.0.attn", 1)], [(shared, 2)]]))
+        let rowA = logits(try model.removingHeads(["image.enc.0.attn": [1]])), rowB = logits(try model.removingHeads([shared: [3]]))
+        let tight = Tolerance(absolute: 1e-5, relative: 1e-5)
+        #expect(mismatches(tapped.sliced(axis: 0, 0..<1), rowA.sliced(axis: 0, 0..<1), tight).isEmpty)
+        #expect(mismatches(tapped.sliced(axis: 0, 1..<2), rowB.sliced(axis: 0, 1..<2), tight).isEmpty)
+        #expect(!mismatches(tapped, logits(model), tight).isEmpty, "ablating heads should change something")
+
+        // headImportance against removal: the mean over real target tokens of |Δ log p|.
+        let dataset = try CaptionDataset.load(TrainerTests.data)
+        let set = try TrainingSet(dataset: dataset, split: "train", config: config)
+        let vocabulary = Vocabulary(captions: dataset.split("train").flatMap(\.captions))
+        let net = try CaptionModel(config: config, vocabulary: vocabulary, seed: 6).removingHeads([shared: [2]])
+        let importance = try net.headImportance(set)
+        #expect(importance.count == net.attentionModules.reduce(0) { $0 + net.keptHeads($1.name).count })
+        let batch = set.batch(Array(0..<set.count), vocabulary: vocabulary, augment: nil, seed: 0)
+        let base = net.targetLogProbabilities(batch)
+        let real = batch.targets.values.map { $0 != Vocabulary.pad }
+        for entry in importance where entry.module == shared || entry.module == "image.enc.0.attn" {
+            let kept = net.keptHeads(entry.module)
+            let without = kept.count > 1 ? try net.removingHeads([entry.module: [entry.head]]) : net.zeroingHeads([entry.module: [entry.head]])
+            let lp = without.targetLogProbabilities(batch)
+            let terms = base.indices.filter { real[$0] }.map { Double(abs(base[$0] - lp[$0])) }
+            let expected = terms.reduce(0, +) / Double(terms.count)
+            #expect(abs(entry.score - expected) <= 1e-5 + 1e-4 * expected, "\(entry.module) head \(entry.head): \(entry.score) vs \(expected)")
+        }
+    }
+
     /// Removing a head gives exactly the logits of zeroing its output (its o columns), for both
     /// fusions and for a model already pruned; the pruned model's checkpoint round-trips.
     @Test(arguments: [ModelConfig.Fusion.cross, .concat]) func removingAHeadEqualsZeroingIt(fusion: ModelConfig.Fusion) throws {

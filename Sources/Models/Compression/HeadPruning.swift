@@ -76,46 +76,60 @@ extension CaptionModel {
         return model
     }
 
+    /// An activation tap that zeroes heads' outputs before `o`, i.e. their columns of the named
+    /// activation `MODULE.heads` (which equals removing them: tested against ``removingHeads(_:)``).
+    /// `rows[b]` lists batch row b's heads as (module, index among the heads the module has now);
+    /// a single list applies to every row. The one mechanism behind both head-importance measures
+    /// (``headImportance(_:workers:)`` for `compress --method prune-heads`, and `explain-dataset`'s).
+    public func headAblationTap(_ rows: [[(module: String, head: Int)]]) -> ActivationTap {
+        let dh = config.dModel / config.nHeads, b = rows.count
+        var multipliers: [String: [Float]] = [:]
+        for (row, list) in rows.enumerated() {
+            for (module, head) in list {
+                let width = keptHeads(module).count * dh
+                precondition(head >= 0 && head * dh < width, "\(module) has no head \(head)")
+                var m = multipliers[module] ?? [Float](repeating: 1, count: b * width)
+                for j in (head * dh)..<((head + 1) * dh) { m[row * width + j] = 0 }
+                multipliers[module] = m
+            }
+        }
+        let masks = multipliers.mapValues { Tensor($0, shape: [b, 1, $0.count / b]) }
+        return { name, x in
+            guard name.hasSuffix(".heads"), let mask = masks[String(name.dropLast(".heads".count))] else { return x }
+            return x * mask
+        }
+    }
+
     /// Teacher-forced log p of every target token of `batch` ([rows·L], pad positions included).
-    func targetLogProbabilities(_ batch: Batch) -> [Float] {
+    func targetLogProbabilities(_ batch: Batch, tap: ActivationTap? = nil) -> [Float] {
         var rng = SplitMix64(seed: 0)
-        let logits = logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: .inference, rng: &rng)
+        let logits = logits(image: batch.image, audio: batch.audio, tokens: batch.inputs, mode: .inference, rng: &rng, tap: tap)
         let v = vocabulary.count, lp = logits.reshaped([-1, v]).logSoftmax(axis: -1).scalars
         return batch.targets.values.enumerated().map { lp[$0.offset * v + Int($0.element)] }
     }
 
     /// Importance of every head: the mean, over the non-padding target tokens of `set` (teacher
     /// forcing on each example's first reference caption), of |log p(word) − log p'(word)|, where
-    /// p' is the model with that one head removed (= its output zeroed). Modules in forward order,
-    /// heads by original index.
+    /// p' is the model with that one head's output zeroed (``headAblationTap(_:)``). Modules in
+    /// forward order, heads by original index.
     public func headImportance(_ set: TrainingSet, workers: Int = defaultWorkers) throws -> [HeadImportance] {
         let batches = set.mapBatches(size: 64, vocabulary: vocabulary, workers: 1) { $0 }
-        func logProbabilities(_ model: CaptionModel) -> [[Float]] {
-            inParallel(batches.count) { model.targetLogProbabilities(batches[$0]) }
+        func logProbabilities(_ tap: ActivationTap?) -> [[Float]] {
+            inParallel(batches.count) { targetLogProbabilities(batches[$0], tap: tap) }
         }
-        let base = logProbabilities(self)
+        let base = logProbabilities(nil)
         let real = batches.map { $0.targets.values.map { $0 != Vocabulary.pad } }
         let tokens = real.joined().filter { $0 }.count
         var out: [HeadImportance] = []
         for (module, _) in attentionModules {
-            for head in keptHeads(module) {
-                let ablated = try removingHeads([module: [head]], allowEmpty: true)
-                let lp = logProbabilities(ablated)
+            for (local, head) in keptHeads(module).enumerated() {
+                let lp = logProbabilities(headAblationTap([[(module, local)]]))
                 var total = 0.0
                 for b in batches.indices { for i in base[b].indices where real[b][i] { total += Double(abs(base[b][i] - lp[b][i])) } }
                 out.append(HeadImportance(module: module, head: head, score: total / Double(max(tokens, 1))))
             }
         }
         return out
-    }
-
-    /// As ``removingHeads(_:)``; with `allowEmpty`, a module that loses its last head keeps one head
-    /// whose o columns are zero (its output is zeroed), which is what "removing" it computes.
-    func removingHeads(_ remove: [String: [Int]], allowEmpty: Bool) throws -> CaptionModel {
-        guard allowEmpty, remove.count == 1, let entry = remove.first, keptHeads(entry.key).allSatisfy(entry.value.contains) else {
-            return try removingHeads(remove)
-        }
-        return zeroingHeads(remove)
     }
 
     /// A copy of this model whose `heads` (module → original indices) have their outputs zeroed
