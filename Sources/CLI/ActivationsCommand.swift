@@ -80,18 +80,11 @@ struct ActivationsCommand: ParsableCommand {
         print("\(wanted.count) activations of '\(Vocabulary.join(net.vocabulary.decode(ids)))' → \(out)")
     }
 
-    /// The residual-stream layers that hold a modality's positions: embed, each block, out, and
-    /// (concat fusion) each shared block, with the slice of positions that are that modality's.
+    /// The residual-stream activations that hold a modality's positions (embed, each block, out,
+    /// and with concat fusion each shared block), with the slice of positions that are its own.
     static func layers(_ net: CaptionModel, _ modality: Modality) -> [(name: String, positions: Range<Int>)] {
-        let c = net.config
-        guard let count = modality == .image ? c.image?.patchCount : c.audio?.tokenCount else { return [] }
-        let x = modality.rawValue, blocks = (modality == .image ? c.image?.encoderLayers : c.audio?.encoderLayers) ?? 0
-        var out = (["\(x).embed"] + (0..<blocks).map { "\(x).enc.\($0)" } + ["\(x).out"]).map { ($0, 0..<count) }
-        if c.fusion == .concat {
-            let start = modality == .image ? 0 : (c.image?.patchCount ?? 0)
-            out += (0..<c.sharedLayers).map { ("shared.\($0)", start..<(start + count)) }
-        }
-        return out
+        guard let count = modality == .image ? net.config.image?.patchCount : net.config.audio?.tokenCount else { return [] }
+        return net.residualLayers.compactMap { layer in net.residualActivation(layer, modality).map { ($0.name, $0.offset..<($0.offset + count)) } }
     }
 
     /// Per-position L2 norms of `activation` [1, T, w] over `positions`, scaled to the layer's max.

@@ -155,18 +155,14 @@ struct Demo: ParsableCommand {
                                                     "--count", String(count), "--out", path("inside/global")])
     }
 
-    /// The image with the mask's pixels filled with the mean colour of the others.
+    /// The image with the mask's pixels filled with the mean colour of the others (the causal
+    /// pointing game's ``CausalCorruption/removal``, on the 8-bit picture).
     static func removing(mask url: URL, from imageURL: URL) throws -> Image {
         let image = try ImageFile.read(contentsOf: imageURL).converted(toChannels: 3)
         let mask = try ImageFile.read(contentsOf: url).converted(toChannels: 1)
         guard mask.width == image.width && mask.height == image.height else { throw UserError("\(url.path): mask size differs from the image") }
-        var sum = [Double](repeating: 0, count: 3), n = 0.0
-        for p in 0..<(image.width * image.height) where mask.pixels[p] == 0 { n += 1; for c in 0..<3 { sum[c] += Double(image.pixels[p * 3 + c]) } }
-        var pixels = image.pixels
-        for p in 0..<(image.width * image.height) where mask.pixels[p] != 0 {
-            for c in 0..<3 { pixels[p * 3 + c] = UInt8((sum[c] / max(n, 1)).rounded()) }
-        }
-        return Image(width: image.width, height: image.height, channels: 3, pixels: pixels)
+        let filled = CausalCorruption.fillingMasked(image.pixels.map(Float.init), width: 3, masked: mask.pixels.map { $0 != 0 })
+        return Image(width: image.width, height: image.height, channels: 3, pixels: filled.map { UInt8($0.rounded()) })
     }
 
     struct PretrainingPart {

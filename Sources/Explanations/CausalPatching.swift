@@ -97,28 +97,9 @@ public struct CausalPatching {
 
     /// Layer labels and, per layer, the activation that holds each modality's positions.
     public var layerPlan: [(layer: String, activation: [Modality: String])] {
-        let c = model.config
-        var plan: [(String, [Modality: String])] = []
-        var embed: [Modality: String] = [.text: "text.embed"]
-        if c.image != nil { embed[.image] = "image.embed" }
-        if c.audio != nil { embed[.audio] = "audio.embed" }
-        plan.append(("embed", embed))
-        for i in 0..<max(c.image?.encoderLayers ?? 0, c.audio?.encoderLayers ?? 0) {
-            var row: [Modality: String] = [:]
-            if let image = c.image, i < image.encoderLayers { row[.image] = "image.enc.\(i)" }
-            if let audio = c.audio, i < audio.encoderLayers { row[.audio] = "audio.enc.\(i)" }
-            plan.append(("enc.\(i)", row))
+        model.residualLayers.map { layer in
+            (layer, Dictionary(uniqueKeysWithValues: Modality.allCases.compactMap { m in model.residualActivation(layer, m).map { (m, $0.name) } }))
         }
-        var out: [Modality: String] = [:]
-        if c.image != nil { out[.image] = "image.out" }
-        if c.audio != nil { out[.audio] = "audio.out" }
-        plan.append(("out", out))
-        for i in 0..<c.sharedLayers {
-            let all: [Modality] = c.fusion == .concat ? [.image, .audio, .text] : [.text]
-            plan.append(("shared.\(i)", Dictionary(uniqueKeysWithValues: all.filter { $0 == .text || (($0 == .image) ? c.image != nil : c.audio != nil) }
-                .map { ($0, "shared.\(i)") })))
-        }
-        return plan
     }
 
     /// The positions (columns): image tokens, audio tokens, text positions.
@@ -131,16 +112,6 @@ public struct CausalPatching {
 
     /// Where position `p` of a modality sits inside an activation's position axis: its own index,
     /// except in concat fusion's shared blocks, which hold the prefix (image, audio) before the text.
-    func offset(_ modality: Modality, in activation: String) -> Int {
-        guard activation.hasPrefix("shared.") && model.config.fusion == .concat else { return 0 }
-        let c = model.config
-        switch modality {
-        case .image: return 0
-        case .audio: return c.image?.patchCount ?? 0
-        case .text: return (c.image?.patchCount ?? 0) + (c.audio?.tokenCount ?? 0)
-        }
-    }
-
     /// log p(word K) for a batch of `count` copies of the inputs, with `tap` in the forward pass.
     func logprobs(image: Tensor?, audio: Tensor?, count: Int, tap: ActivationTap?) -> [Double] {
         var rng = SplitMix64(seed: 0)
@@ -170,7 +141,7 @@ public struct CausalPatching {
             for (column, p) in positions.enumerated() {
                 guard let name = entry.activation[p.modality] else { continue }
                 activations[r][column] = name
-                jobs.append((r, column, name, offset(p.modality, in: name) + p.index))
+                jobs.append((r, column, name, model.residualActivation(entry.layer, p.modality)!.offset + p.index))
             }
         }
         var done = 0
@@ -189,5 +160,35 @@ public struct CausalPatching {
         return Result(word: model.vocabulary.tokens[Int(caption[wordIndex - 1])], wordIndex: wordIndex,
                       layers: plan.map(\.layer), positions: positions, activations: activations, logprobs: logprobs,
                       clean: clean, corrupted: corrupted)
+    }
+}
+
+extension CaptionModel {
+    /// The rows of the residual stream, in forward order: "embed", "enc.0", …, "out" (the
+    /// encoders; "enc.i" while either encoder has block i), then "shared.0", … (the shared blocks).
+    public var residualLayers: [String] {
+        let blocks = max(config.image?.encoderLayers ?? 0, config.audio?.encoderLayers ?? 0)
+        return ["embed"] + (0..<blocks).map { "enc.\($0)" } + ["out"] + (0..<config.sharedLayers).map { "shared.\($0)" }
+    }
+
+    /// The named activation ([B, T, d]) that holds `modality`'s positions at residual `layer`, and
+    /// the index of its first position there; nil when the layer does not carry that modality
+    /// (text in the encoders; image and audio in cross-fusion shared blocks). Concat-fusion shared
+    /// blocks hold image tokens, then audio tokens, then text positions.
+    public func residualActivation(_ layer: String, _ modality: Modality) -> (name: String, offset: Int)? {
+        let encoder: Int? = modality == .image ? config.image?.encoderLayers : modality == .audio ? config.audio?.encoderLayers : nil
+        let x = modality.rawValue
+        if layer == "embed" { return modality == .text || encoder != nil ? ("\(x).embed", 0) : nil }
+        if layer == "out" { return encoder != nil ? ("\(x).out", 0) : nil }
+        if layer.hasPrefix("enc."), let i = Int(layer.dropFirst(4)) { return encoder.map { i < $0 } == true ? ("\(x).enc.\(i)", 0) : nil }
+        guard layer.hasPrefix("shared."), let i = Int(layer.dropFirst(7)), i < config.sharedLayers else { return nil }
+        let (images, audios) = (config.image?.patchCount ?? 0, config.audio?.tokenCount ?? 0)
+        switch (config.fusion, modality) {
+        case (.cross, .text): return (layer, 0)
+        case (.cross, _): return nil
+        case (.concat, .image): return config.image != nil ? (layer, 0) : nil
+        case (.concat, .audio): return config.audio != nil ? (layer, images) : nil
+        case (.concat, .text): return (layer, images + audios)
+        }
     }
 }

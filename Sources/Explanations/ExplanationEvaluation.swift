@@ -405,23 +405,13 @@ public struct ExplanationEvaluator {
         case .removal:
             if modality == .image, let image = c.image, let mask = c.mask {
                 // The object's pixels take the mean colour of the rest of the image.
-                let channels = image.shape[2], v = image.scalars
-                var fill = [Double](repeating: 0, count: channels), n = 0.0
-                for (p, inside) in mask.enumerated() where !inside { n += 1; for ch in 0..<channels { fill[ch] += Double(v[p * channels + ch]) } }
-                var out = v
-                for (p, inside) in mask.enumerated() where inside { for ch in 0..<channels { out[p * channels + ch] = Float(fill[ch] / max(n, 1)) } }
-                return .image(Tensor(out, shape: image.shape))
+                return .image(Tensor(CausalCorruption.fillingMasked(image.scalars, width: image.shape[2], masked: mask), shape: image.shape))
             }
             if modality == .audio, let audio = c.audio, let span = c.word.span, let a = model.config.audio {
                 // The word's frames take the clip's mean log-mel frame outside the span.
-                let (frames, mels) = (audio.shape[0], audio.shape[1]), seconds = Double(a.hop) / Double(a.sampleRate)
-                let inside = (0..<frames).map { t in Double(t) * seconds < span[1] && span[0] < Double(t + 1) * seconds }
-                let v = audio.scalars
-                var fill = [Double](repeating: 0, count: mels), n = 0.0
-                for t in 0..<frames where !inside[t] { n += 1; for m in 0..<mels { fill[m] += Double(v[t * mels + m]) } }
-                var out = v
-                for t in 0..<frames where inside[t] { for m in 0..<mels { out[t * mels + m] = Float(fill[m] / max(n, 1)) } }
-                return .audio(Tensor(out, shape: audio.shape))
+                let seconds = Double(a.hop) / Double(a.sampleRate)
+                let inside = (0..<audio.shape[0]).map { t in Double(t) * seconds < span[1] && span[0] < Double(t + 1) * seconds }
+                return .audio(Tensor(CausalCorruption.fillingMasked(audio.scalars, width: audio.shape[1], masked: inside), shape: audio.shape))
             }
             return .noise(modalities: [modality], scale: 3, seed: seed)
         }
@@ -437,6 +427,18 @@ public enum CausalCorruption: String, CaseIterable, Sendable {
     case removal
     /// Gaussian noise over the whole input of the word's modality, 3× its std.
     case noise
+
+    /// ``removal`` on `values`, rows of `width` (pixels of C channels, frames of n_mels bands):
+    /// every row where `masked` is true takes the per-column mean of the other rows (0 when every
+    /// row is masked). Also what `patch --corrupt-image` gets in the demo.
+    public static func fillingMasked(_ values: [Float], width: Int, masked: [Bool]) -> [Float] {
+        precondition(values.count == masked.count * width, "\(values.count) values are not \(masked.count) rows of \(width)")
+        var fill = [Double](repeating: 0, count: width), n = 0.0
+        for (r, inside) in masked.enumerated() where !inside { n += 1; for c in 0..<width { fill[c] += Double(values[r * width + c]) } }
+        var out = values
+        for (r, inside) in masked.enumerated() where inside { for c in 0..<width { out[r * width + c] = Float(fill[c] / max(n, 1)) } }
+        return out
+    }
 }
 
 /// A per-pixel map (S·S, row-major) summed over each model patch → [g·g], patch r·g + c.

@@ -46,6 +46,33 @@ import TestSupport
         #expect(tracer.logprobs(image: bad.image, audio: bad.audio, count: 1, tap: ActivationPatch.tap(all))[0] == result.clean)
     }
 
+    /// The residual stream's description (shared by `patch` and `activations`): every named
+    /// activation exists, and a modality's slice of it is where that modality's positions are, so
+    /// patching the slice from another input changes exactly those rows.
+    @Test(arguments: fixtureModels)
+    func residualActivationsNameRealActivationsAndTheirOwnPositions(name: String) throws {
+        let (model, image, audio, caption) = try fixtureModel(name)
+        let names = Set(model.activationNames)
+        let counts: [Modality: Int] = [.image: model.config.image?.patchCount ?? 0, .audio: model.config.audio?.tokenCount ?? 0, .text: caption.count + 1]
+        let cache = ActivationCache()
+        var rng = SplitMix64(seed: 0)
+        let batch = { (t: Tensor?) in t.map { $0.reshaped([1] + $0.shape) } }
+        _ = model.logits(image: batch(image), audio: batch(audio), tokens: IndexArray([Vocabulary.bos] + caption, shape: [1, caption.count + 1]),
+                         mode: .inference, rng: &rng, tap: cache.tap)
+        for layer in model.residualLayers {
+            var covered: [Int] = []
+            for m in Modality.allCases {
+                guard let (activation, offset) = model.residualActivation(layer, m) else { continue }
+                #expect(names.contains(activation), "\(layer) \(m): \(activation)")
+                covered += Array(offset..<(offset + counts[m]!))
+                #expect(offset + counts[m]! <= cache[activation]!.shape[1])
+            }
+            // Shared layers: the modalities' slices tile the whole sequence, in order.
+            if layer.hasPrefix("shared."), let rows = cache[layer]?.shape[1] { #expect(covered == Array(0..<rows), "\(layer)") }
+        }
+        #expect(model.residualActivation("enc.0", .text) == nil && model.residualActivation("shared.99", .text) == nil)
+    }
+
     @Test func aCorruptionEqualToTheCleanInputRestoresNothingAndChangesNothing() throws {
         let (model, image, audio, caption) = try fixtureModel("cross_image_audio")
         let tracer = CausalPatching(model: model, image: image, audio: audio, caption: caption, wordIndex: 2)
