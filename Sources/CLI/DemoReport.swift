@@ -1,4 +1,5 @@
 import Datasets
+import Engine
 import Explanations
 import Foundation
 import Media
@@ -71,6 +72,7 @@ struct DemoReport {
         sections.append(insideSection())
         if let pretraining { sections.append(try pretrainingSection(pretraining, word: word)) }
         if let compression { sections.append(compressionSection(compression)) }
+        sections.append(performanceSection(metrics: metrics))
         let (header, rows) = ExplanationTable.rows(shapesReport)
         sections.append(.init(title: "How far to trust each method", blocks: [
             .table(header: header, rows: rows, note: "\(shapesReport.words) object words from \(shapesReport.examples) test images; sanity on \(shapesReport.sanityWords) words. \(shapesReport.fill)."),
@@ -203,6 +205,51 @@ struct DemoReport {
                 """),
             .table(header: header, rows: rows, note: "\(words) grounded words per comparison; BLEU-4 on the first \(c.bleuImages) test images; ms per example: one teacher-forced forward pass, 64 test examples, A and B alternating (median of 10). README \"Compression\" has the full measurements."),
         ] + c.variants.map { v in .image(url(String(v.file.dropLast(".safetensors".count)) + ".compare.png"), caption: "Agreement with the original: \(v.name)") })
+    }
+
+    /// "Speed and memory": this run's own figures (training rate and peak tensor memory from
+    /// metrics.json, each method's time for the explained word from its explanation.json), and the
+    /// side-by-side with PyTorch + Captum when `Scripts/compare_pytorch.py` has left a result in
+    /// `runs/compare/result.json` beside the demo's folder (its own run, on its own work).
+    func performanceSection(metrics: [String: Any]) -> ReportPage.Section {
+        let number = { (key: String) in metrics[key] as? Double }
+        let text = { (key: String) in metrics[key].map { "\($0)" } ?? "?" }
+        var blocks: [ReportPage.Block] = [.paragraph("""
+            Training caption-small here ran at \(f(number("steps_per_second"), 1)) steps/s (batches of \(text("batch_size")) images × \
+            \(text("captions_per_image")) captions, \(text("parameters")) parameters); its tensors peaked at \
+            \(number("peak_tensor_bytes").map { MemoryBudget.format(Int($0)) } ?? "?"). Each method's time to explain \
+            '\(explained.word.word)' (one word, both cores, the explanation alone):
+            """)]
+        let times = ExplainMethod.allCases.compactMap { m -> [String]? in
+            guard let data = try? Data(contentsOf: url("explain/\(m.rawValue)/explanation.json")),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let ms = json["timing_ms"] as? Double else { return nil }
+            let parameters = json["parameters"] as? [String: Any] ?? [:]
+            let work = ["steps", "samples", "features"].compactMap { key in parameters[key].map { "\($0) \(key)" } }.joined(separator: ", ")
+            return [m.rawValue, String(format: "%.0f ms", ms), work]
+        }
+        blocks.append(.table(header: ["method", "time", "work"], rows: times, note: "Perturbed inputs in batches of 64, split across the cores."))
+        let compare = root.deletingLastPathComponent().appendingPathComponent("compare/result.json")
+        if let data = try? Data(contentsOf: compare), let result = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let rows = result["rows"] as? [[String: Any]], !rows.isEmpty {
+            let table = rows.map { r -> [String] in
+                let unit = r["unit"] as? String ?? ""
+                let value = { (x: Any?) in (x as? Double).map { unit == "ms" ? String(format: "%.0f ms", $0) : String(format: "%.3g ", $0) + unit } ?? "–" }
+                let memory = [r["glassbox_peak_rss_mb"], r["pytorch_peak_rss_mb"]].map { ($0 as? Double).map { String(format: "%.2f", $0 / 1024) } ?? "–" }
+                let passed = ((r["check"] as? [String: Any])?["passed"] as? Bool) == true
+                return [r["case"] as? String ?? "?", value(r["glassbox"]), value(r["pytorch"]), f(r["ratio"] as? Double) + "×",
+                        memory.joined(separator: " / ") + " GB", passed ? "ok" : "FAILED"]
+            }
+            let threads = result["torch_threads"].map { "\($0)" } ?? "?", runs = result["runs"].map { "\($0)" } ?? "?"
+            blocks.append(.table(header: ["case", "Glassbox", "PyTorch / Captum", "speed-up", "peak RSS Glassbox / PyTorch", "same result"], rows: table,
+                                 note: "From \(compare.path), started \(result["started"] as? String ?? "?"); PyTorch on \(threads) threads, medians of \(runs) interleaved runs."))
+        } else {
+            blocks.append(.paragraph("""
+                For the same work side by side with PyTorch + Captum (same checkpoint, inputs and hyper-parameters, each case \
+                checked to compute the same thing first), run python3 Scripts/compare_pytorch.py in the repository: it leaves \
+                runs/compare/result.json, which this page then shows. README "Performance against PyTorch" has the latest table.
+                """))
+        }
+        return .init(title: "Speed and memory", blocks: blocks)
     }
 
     /// A sentence on what the table means, from its numbers.

@@ -116,9 +116,11 @@ import TestSupport
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")
         let page = dir.appendingPathComponent("index.html")
         let html = try String(contentsOf: page, encoding: .utf8)
-        for section in ["Training", "Captions of held-out images", "One word, every method", "How far to trust each method"] {
+        for section in ["Training", "Captions of held-out images", "One word, every method", "Speed and memory", "How far to trust each method"] {
             #expect(html.contains(section), "missing section \(section)")
         }
+        // This run's own timings: one row per method, read from its explanation.json.
+        #expect(html.contains("<td>50 steps</td>"))
         #expect(!html.contains("src=\"http") && !html.contains("src=\"file"))
         #expect(html.components(separatedBy: "<img").count - 1 >= 15)
         guard chromiumInstalled else { return }
