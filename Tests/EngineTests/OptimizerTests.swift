@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import Testing
 import TestSupport
@@ -33,6 +34,31 @@ import TestSupport
     @Test func sgdMomentumMatchesPyTorch() { run(SGD(momentum: 0.9, weightDecay: 0.01), lr: 5e-2, expected: fixture.sgd_momentum) }
     @Test func sgdNesterovMatchesPyTorch() { run(SGD(momentum: 0.9, nesterov: true), lr: 5e-2, expected: fixture.sgd_nesterov) }
     @Test func plainSGDMatchesPyTorch() { run(SGD(momentum: 0), lr: 5e-2, expected: fixture.sgd_plain) }
+
+    /// AdamW's 16-lane loop gives, element for element, what the scalar update gives (the
+    /// PyTorch fixture above has 12 elements, so it only reaches the tail): 37 elements, 3 steps.
+    @Test func adamWLanesEqualTheScalarUpdate() {
+        var rng = SplitMix64(seed: 31)
+        let p = Tensor.uniform([37], in: -1...1, using: &rng)
+        p.requiresGrad = true
+        var w = p.scalars, m = [Float](repeating: 0, count: 37), v = m
+        var optimizer = AdamW(weightDecay: 0.1)
+        let (b1, b2, eps, lr): (Float, Float, Float, Float) = (optimizer.beta1, optimizer.beta2, optimizer.epsilon, 3e-3)
+        for t in 1...3 {
+            let g = Tensor.uniform([37], in: -2...2, using: &rng)
+            p.zeroGrad(); p.accumulateGradient(g)
+            optimizer.step([NamedParameter("p", p)], learningRate: lr)
+            let root2 = Float((1 - Foundation.pow(Double(b2), Double(t))).squareRoot())
+            let stepSize = Float(Double(lr) / (1 - Foundation.pow(Double(b1), Double(t)))), decay = 1 - lr * 0.1
+            for (i, gi) in g.scalars.enumerated() {
+                w[i] *= decay
+                m[i] = b1 * m[i] + (1 - b1) * gi
+                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                w[i] -= stepSize * m[i] / (v[i].squareRoot() / root2 + eps)
+            }
+            #expect(p.scalars == w, "step \(t)")
+        }
+    }
 
     @Test func gradientClippingMatchesPyTorch() {
         for c in fixture.clip {

@@ -35,11 +35,28 @@ public struct AdamW: Optimizer {
         withExtendedLifetime(parameters) {
             inParallel(balancing: work.map(\.n), workers: elementwiseWorkers) { k in
                 let (w, g, mp, vp, n) = (work[k].w.pointer, work[k].g.pointer, work[k].m.pointer, work[k].v.pointer, work[k].n)
-                for i in 0..<n {
+                // 16 lanes at a time, then the tail; each element's arithmetic is the same either way.
+                // (The compiler kept the plain pointer loop scalar, the four buffers might alias: it
+                // was 2.7 % of a caption-small training step's samples.)
+                typealias V = SIMD16<Float>
+                func load(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> V { UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
+                func store(_ x: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) { UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: V.self) }
+                var i = 0
+                while i + 16 <= n {
+                    let gi = load(g, i)
+                    let wi = load(w, i) * decay
+                    let mi = b1 * load(mp, i) + (1 - b1) * gi
+                    let vi = b2 * load(vp, i) + (1 - b2) * gi * gi
+                    store(mi, mp, i); store(vi, vp, i)
+                    store(wi - stepSize * mi / (vi.squareRoot() / root2 + eps), w, i)
+                    i += 16
+                }
+                while i < n {
                     w[i] *= decay
                     mp[i] = b1 * mp[i] + (1 - b1) * g[i]
                     vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
                     w[i] -= stepSize * mp[i] / (vp[i].squareRoot() / root2 + eps)
+                    i += 1
                 }
             }
         }
