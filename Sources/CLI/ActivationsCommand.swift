@@ -46,7 +46,7 @@ struct ActivationsCommand: ParsableCommand {
             }
             guard !wanted.isEmpty else { throw UserError("--names: no activation named") }
         }
-        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
+        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.resolved(net))
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         let inputs = [Vocabulary.bos] + Array(ids.prefix(net.config.text.maxLen - 1))
         let cache = ActivationCache()

@@ -27,7 +27,7 @@ struct CaptionCommand: ParsableCommand {
         if let t = temperature { guard t > 0, t.isFinite else { throw UserError("--temperature must be positive, got \(t)") } }
         guard topK >= 0 else { throw UserError("--top-k must be ≥ 0, got \(topK)") }
         let net = try loadModel(model)
-        let (imageInput, audioInput, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
+        let (imageInput, audioInput, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.resolved(net))
         let strategy: DecodingStrategy = temperature.map { .sample(temperature: $0, topK: topK, seed: seed) } ?? (beam > 1 ? .beam(width: beam) : .greedy)
         let caption = net.generate(image: imageInput, audio: audioInput, strategy: strategy)[0]
         let words = net.vocabulary.decode(caption.tokenIds)
@@ -66,7 +66,7 @@ struct EvaluateCommand: ParsableCommand {
         if let captions { try checkOutputFile(captions, flag: "--captions") }
         let net = try loadModel(model)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
-        let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config), fit: imageFit.fit)
+        let set = try TrainingSet(dataset: dataset, split: split, config: net.config, audioFeatures: audioFeatureLoader(net.config), fit: imageFit.resolved(net))
         guard set.count > 0 else { throw UserError("\(data): the \(split) split is empty") }
         let bar = Progress("evaluate", total: set.count)
         let size = net.inferenceBatchSize(for: set, budget: budget, workers: defaultWorkers)

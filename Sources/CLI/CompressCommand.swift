@@ -57,6 +57,8 @@ struct CompressCommand: ParsableCommand {
         }
         let net = try CaptionModel.load(file, source: modelURL.lastPathComponent)
         net.setRequiresGrad(false)
+        // Images are fitted as the model was trained (its checkpoint's record), and every output keeps that record.
+        let fit = net.imageFit ?? .squash
         var parameters: [String: Any] = [:]
         var extra: [String: Any] = [:]
         let result: SafeTensorsFile
@@ -73,8 +75,8 @@ struct CompressCommand: ParsableCommand {
             net.applyMasks(masks)
             parameters = ["sparsity": sparsity, "scope": "global magnitude over all Linear weights"]
             if let steps {
-                let options = trainingOptions(steps: steps, lr: lr ?? 3e-4)
-                let (train, val) = try sets(for: net.config)
+                let options = trainingOptions(steps: steps, lr: lr ?? 3e-4, fit: fit)
+                let (train, val) = try sets(for: net.config, fit: fit)
                 net.setRequiresGrad(true)
                 let trainer = try Trainer(model: net, train: train, validation: val, options: options, run: beside(".finetune"))
                 trainer.weightMasks = masks
@@ -88,7 +90,7 @@ struct CompressCommand: ParsableCommand {
                 extra["linear_sparsity_after"] = net.linearSparsity
             }
         case .pruneHeads:
-            let (_, val) = try sets(for: net.config, trainNeeded: false, validationLimit: examples)
+            let (_, val) = try sets(for: net.config, fit: fit, trainNeeded: false, validationLimit: examples)
             guard let val else { throw UserError("\(data!): the val split is empty; head importance needs validation examples") }
             let importance = try net.headImportance(val)
             let remove = CaptionModel.leastImportant(importance, count: heads!,
@@ -103,8 +105,8 @@ struct CompressCommand: ParsableCommand {
         case .distill:
             let config = try studentConfig(teacher: net.config)
             let steps = steps ?? 1000
-            let options = trainingOptions(steps: steps, lr: lr ?? 1e-3)
-            let (train, val) = try sets(for: config)
+            let options = trainingOptions(steps: steps, lr: lr ?? 1e-3, fit: fit)
+            let (train, val) = try sets(for: config, fit: fit)
             parameters = ["student": student!, "steps": steps, "temperature": temperature, "alpha": alpha, "lr": options.learningRate,
                           "batch": options.batchSize, "seed": seed, "run": beside(".distill").path]
             let distilled = try trainStudent(config, teacher: net, train: train, val: val, options: options, run: beside(".distill"), budget: budget)
@@ -112,7 +114,7 @@ struct CompressCommand: ParsableCommand {
             if baseline {
                 let scratch = try trainStudent(config, teacher: nil, train: train, val: val, options: options, run: beside(".baseline"), budget: budget)
                 try scratch.save(to: beside(".baseline.safetensors"))
-                let test = try testSet(config)
+                let test = try testSet(config, fit: fit)
                 let scores = [("student", distilled), ("baseline", scratch), ("teacher", net)].map { name, m -> (String, Double) in
                     m.setRequiresGrad(false)
                     return (name, evaluateCaptions(model: m, set: test, memoryBudget: budget).bleu4)
@@ -183,27 +185,27 @@ struct CompressCommand: ParsableCommand {
         }
     }
 
-    func trainingOptions(steps: Int, lr: Float) -> TrainingOptions {
+    func trainingOptions(steps: Int, lr: Float, fit: ImageFit) -> TrainingOptions {
         var options = TrainingOptions()
-        options.steps = steps; options.learningRate = lr; options.seed = seed
+        options.steps = steps; options.learningRate = lr; options.seed = seed; options.imageFit = fit
         options.warmupSteps = min(options.warmupSteps, steps / 10)
         options.evalEvery = min(options.evalEvery, steps); options.checkpointEvery = steps
         if let batch { options.batchSize = batch }
         return options
     }
 
-    func sets(for config: ModelConfig, trainNeeded: Bool = true, validationLimit: Int = TrainingOptions().validationLimit) throws -> (TrainingSet, TrainingSet?) {
+    func sets(for config: ModelConfig, fit: ImageFit, trainNeeded: Bool = true, validationLimit: Int = TrainingOptions().validationLimit) throws -> (TrainingSet, TrainingSet?) {
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data!))
         let features = audioFeatureLoader(config)
-        let train = try TrainingSet(dataset: dataset, split: "train", config: config, limit: trainNeeded ? nil : 0, audioFeatures: features)
+        let train = try TrainingSet(dataset: dataset, split: "train", config: config, limit: trainNeeded ? nil : 0, audioFeatures: features, fit: fit)
         if trainNeeded && train.count == 0 { throw UserError("\(data!): the train split is empty") }
-        let val = try TrainingSet(dataset: dataset, split: "val", config: config, limit: validationLimit, audioFeatures: features)
+        let val = try TrainingSet(dataset: dataset, split: "val", config: config, limit: validationLimit, audioFeatures: features, fit: fit)
         return (train, val.count > 0 ? val : nil)
     }
 
-    func testSet(_ config: ModelConfig) throws -> TrainingSet {
+    func testSet(_ config: ModelConfig, fit: ImageFit) throws -> TrainingSet {
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data!))
-        let test = try TrainingSet(dataset: dataset, split: "test", config: config, audioFeatures: audioFeatureLoader(config))
+        let test = try TrainingSet(dataset: dataset, split: "test", config: config, audioFeatures: audioFeatureLoader(config), fit: fit)
         guard test.count > 0 else { throw UserError("\(data!): the test split is empty") }
         return test
     }

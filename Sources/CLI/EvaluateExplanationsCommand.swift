@@ -55,7 +55,6 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         options.count = count; options.sanityWords = sanityWords; options.steps = curveSteps; options.split = split; options.causalCorruption = causalCorruption
         guard mmShapSamples == 0 || (mmShapSamples >= 2 && mmShapSamples <= 1_000_000) else { throw UserError("--mm-shap-samples must be 0 or in 2…1000000, got \(mmShapSamples)") }
         options.mmShapSamples = mmShapSamples
-        options.fit = imageFit.fit
         options.settings.steps = steps; options.settings.perturbationSamples = samples; options.settings.seed = seed
         for (flag, value) in [("--window", window), ("--stride", stride)] {
             if let value { guard value >= 1 && value <= 1024 else { throw UserError("\(flag) must be in 1…1024 pixels, got \(value)") } }
@@ -65,6 +64,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         let chartURL = URL(fileURLWithPath: chart ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("explanations.png").path)
         try checkOutputFile(chartURL.path, flag: chart == nil ? "--chart (default: beside --model)" : "--chart")
         let net = try loadModel(model)
+        options.fit = imageFit.resolved(net)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)
         var bar: Progress? = nil

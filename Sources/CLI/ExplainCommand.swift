@@ -52,7 +52,7 @@ struct ExplainCommand: ParsableCommand {
         try checkOutputFolder(out, flag: "--out")
         try ExplanationFiles.checkDestination(URL(fileURLWithPath: out))
         guard pictureSize >= 64 && pictureSize <= 4096 else { throw UserError("--picture-size must be in 64…4096 pixels, got \(pictureSize)") }
-        let (imageBatch, audioBatch, original) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)   // [1, …]
+        let (imageBatch, audioBatch, original) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.resolved(net))   // [1, …]
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         let imageInput = imageBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }, audioInput = audioBatch.map { $0.reshaped(Array($0.shape.dropFirst())) }
         let words = net.vocabulary.decode(ids)
@@ -91,7 +91,7 @@ struct ExplainCommand: ParsableCommand {
         }
         let files = ExplanationFiles(modelPath: model, imagePath: image, audioPath: audio, captionWords: words, explanations: results,
                                      image: imageInput, audio: audioInput, config: net.config,
-                                     original: original, fit: imageFit.fit, pictureSize: pictureSize)
+                                     original: original, fit: imageFit.resolved(net), pictureSize: pictureSize)
         try files.write(to: URL(fileURLWithPath: out))
         let summary = results.map { e in
             "\(e.wordIndex):\(e.word) \(String(format: "%.3f", e.logprob))" + (e.foil.map { " vs \($0) \(String(format: "%.3f", e.foilLogprob ?? .nan))" } ?? "")

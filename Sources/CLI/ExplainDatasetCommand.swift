@@ -60,7 +60,7 @@ struct ExplainDatasetCommand: ParsableCommand {
             settings.memoryBudget = try memory.budget()
             let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
             let explainer = DatasetExplainer(model: net, dataset: dataset, method: method, settings: settings, split: split,
-                                             count: count, shard: i, shards: n, fit: imageFit.fit)
+                                             count: count, shard: i, shards: n, fit: imageFit.resolved(net))
             var bar: Progress? = nil
             let began = Date()
             result = try explainer.run { done, total in

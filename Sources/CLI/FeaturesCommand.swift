@@ -22,11 +22,12 @@ struct FeaturesCommand: ParsableCommand {
         guard (image == nil) != (audio == nil) else { throw UserError("give exactly one of --image and --audio") }
         guard (model == nil) != (config == nil) else { throw UserError("give exactly one of --model and --config") }
         try checkOutputFile(out, flag: "--out")
-        let modelConfig = try model.map { try CaptionModel.load(contentsOf: URL(fileURLWithPath: $0)).config } ?? ModelConfig.load(config!)
+        let net = try model.map { try CaptionModel.load(contentsOf: URL(fileURLWithPath: $0)) }
+        let modelConfig = try net?.config ?? ModelConfig.load(config!)
         let array: Tensor
         if let image {
             guard let ic = modelConfig.image else { throw UserError("--image: this model takes no image input") }
-            array = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic, fit: imageFit.fit)
+            array = try Preprocessing.image(contentsOf: URL(fileURLWithPath: image), config: ic, fit: imageFit.resolved(net))
         } else {
             guard let ac = modelConfig.audio else { throw UserError("--audio: this model takes no audio input") }
             array = try Preprocessing.audio(contentsOf: URL(fileURLWithPath: audio!), config: ac)

@@ -30,7 +30,7 @@ struct LensCommand: ParsableCommand {
         guard top >= 1 && top <= 100 else { throw UserError("--top must be in 1…100, got \(top)") }
         try checkOutputFolder(out, flag: "--out")
         let net = try loadModel(model)
-        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
+        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.resolved(net))
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         guard ids.count + 1 <= net.config.text.maxLen else {   // the lens also reads the position that predicts <eos>
             throw UserError("--caption has \(ids.count) words; the lens of this model reads at most \(net.config.text.maxLen - 1)")

@@ -48,7 +48,7 @@ struct PatchCommand: ParsableCommand {
         if noiseOn != nil && corrupt == nil { throw UserError("--noise-on needs --corrupt noise") }
         try checkOutputFolder(out, flag: "--out")
         let net = try loadModel(model)
-        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.fit)
+        let (imageBatch, audioBatch, _) = try modelInputs(net.config, image: image, audio: audio, fit: imageFit.resolved(net))
         let ids = try captionWordIds(net, caption: caption, image: imageBatch, audio: audioBatch)
         guard word >= 1 && word <= ids.count else { throw UserError("--word must be in 1…\(ids.count) (the caption has \(ids.count) words), got \(word)") }
         let unbatch = { (t: Tensor?) in t.map { $0.reshaped(Array($0.shape.dropFirst())) } }
@@ -57,7 +57,7 @@ struct PatchCommand: ParsableCommand {
         let corruption: Corruption, description: String
         if let corruptImage {
             guard let c = net.config.image else { throw UserError("--corrupt-image: this model takes no image") }
-            corruption = .image(try Preprocessing.image(contentsOf: URL(fileURLWithPath: corruptImage), config: c, fit: imageFit.fit))
+            corruption = .image(try Preprocessing.image(contentsOf: URL(fileURLWithPath: corruptImage), config: c, fit: imageFit.resolved(net)))
             description = "image \(corruptImage)"
         } else if let corruptAudio {
             guard let loader = audioFeatureLoader(net.config) else { throw UserError("--corrupt-audio: this model takes no audio") }

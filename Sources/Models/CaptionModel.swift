@@ -1,6 +1,7 @@
-import Foundation
 import Datasets
 import Engine
+import Foundation
+import Media
 
 /// The Glassbox caption model (MODEL.md): image-patch, audio-frame and text encoders fused by
 /// concatenation (prefix-LM mask) or cross-attention into the shared Transformer, then
@@ -26,6 +27,11 @@ public final class CaptionModel: Module {
     /// The heads each attention module kept, by module ("shared.0.cross"; original head indices,
     /// increasing), for head-pruned models; a module not listed has all n_heads heads.
     public let headLayout: HeadLayout
+    /// How the images this model was trained on became S×S (`train --fit`), recorded in its
+    /// checkpoint (metadata `glassbox.image_fit`) so that every command reading an image for it
+    /// fits it the same way unless told otherwise; nil for checkpoints from before it was recorded
+    /// (they were trained squashed).
+    public var imageFit: ImageFit?
 
     /// A freshly initialised model: weights and the text/audio position tables ~ N(0, 0.02²),
     /// biases 0, norms 1/0, and `image.pos` the 2-D sine-cosine table of ``sinCosPositions(grid:d:rms:)``
@@ -102,8 +108,10 @@ public final class CaptionModel: Module {
     /// A model sharing this one's parameter storage (an optimizer step on either is seen by both)
     /// with its own gradients: one per worker in data-parallel training.
     public func replica() -> CaptionModel {
-        CaptionModel(config: config, vocabulary: vocabulary,
-                     parameters: .sharing(Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) })), heads: headLayout)
+        let r = CaptionModel(config: config, vocabulary: vocabulary,
+                             parameters: .sharing(Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) })), heads: headLayout)
+        r.imageFit = imageFit
+        return r
     }
 
     // MARK: Encoders

@@ -10,6 +10,9 @@ import Media
 /// loads a checkpoint holding them and ignores them.
 public let pretrainingPrefix = "pretrain."
 
+/// Metadata key of the image fit a model was trained with (``CaptionModel/imageFit``).
+public let imageFitKey = "glassbox.image_fit"
+
 extension CaptionModel {
     public func checkpoint() -> SafeTensorsFile {
         let vocab = String(decoding: try! JSONSerialization.data(withJSONObject: vocabulary.tokens, options: [.withoutEscapingSlashes]), as: UTF8.self)
@@ -17,6 +20,7 @@ extension CaptionModel {
         if !headLayout.isEmpty {
             metadata[headLayoutKey] = String(decoding: try! JSONSerialization.data(withJSONObject: headLayout, options: [.sortedKeys]), as: UTF8.self)
         }
+        if let imageFit { metadata[imageFitKey] = imageFit.rawValue }
         return SafeTensorsFile(tensors: Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.tensor) }), metadata: metadata)
     }
 
@@ -54,8 +58,15 @@ extension CaptionModel {
             throw fail("'glassbox.config' has \(key) \(count), more blocks than the file's \(file.tensors.count) tensors")
         }
         let layout = try headLayout(file.metadata[headLayoutKey], config: config, fail)
+        let fit = try file.metadata[imageFitKey].map { text in
+            guard let fit = ImageFit(rawValue: text) else {
+                throw fail("metadata '\(imageFitKey)' is '\(text)', not one of \(ImageFit.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return fit
+        }
         let source = ParameterSource.checkpoint(file.tensors)
         let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: source, heads: layout)
+        model.imageFit = fit
         let names = Set(model.parameters.map(\.name))
         // Pretraining heads (MODEL.md "Additions") belong to a pretraining objective, not to the caption model.
         if let extra = file.tensors.keys.sorted().first(where: { !names.contains($0) && !$0.hasPrefix(pretrainingPrefix) }) {

@@ -59,6 +59,27 @@ import TestSupport
         #expect(metrics["steps"] as? Int == 6)
     }
 
+    /// The checkpoint records the fit (`glassbox.image_fit`), and commands reading an image for
+    /// the model use it when --fit is not given: features equal `--fit pad`'s and differ from
+    /// squash's; explain reports pad.
+    @Test func commandsDefaultToTheModelsTrainedFit() throws {
+        let model = Self.setup.run.appendingPathComponent("model.safetensors")
+        #expect(try SafeTensorsFile.read(contentsOf: model).metadata["glassbox.image_fit"] == "pad")
+        let image = fixturesDirectory.appendingPathComponent("jpeg/photo_60x40.jpg").path
+        func features(_ extra: [String]) throws -> [Float] {
+            let npy = Self.root.appendingPathComponent("fit-\(extra.joined()).npy")
+            let r = try CLITests.run(["features", "--image", image, "--model", model.path, "--out", npy.path] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try NPY.readFloat32(npy).scalars
+        }
+        let recorded = try features([]), pad = try features(["--fit", "pad"]), squash = try features(["--fit", "squash"])
+        #expect(recorded == pad && recorded != squash)
+        let out = Self.root.appendingPathComponent("explain-recorded")
+        let e = try CLITests.run(["explain", "--model", model.path, "--image", image, "--word", "1", "--method", "gradient", "--out", out.path])
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(try Self.json(out.appendingPathComponent("explanation.json"))["fit"] as? String == "pad")
+    }
+
     @Test func captionsAndEvaluates() throws {
         let model = Self.setup.run.appendingPathComponent("model.safetensors").path
         for name in ["cmyk_adobe", "grayscale", "exif_orientation_6", "photo_60x40"] {

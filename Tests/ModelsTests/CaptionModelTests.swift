@@ -212,6 +212,25 @@ let tinyVocabulary = try! Vocabulary(tokens: Vocabulary.specials + ["a", "red", 
         #expect(throws: MediaError(source: "m.safetensors", problem: "tensor 'head.bias' has shape [3], the config needs [10]")) { try CaptionModel.load(file, source: "m.safetensors") }
         file = model.checkpoint(); file.metadata["format"] = "pt"
         #expect(throws: MediaError.self) { try CaptionModel.load(file, source: "m.safetensors") }
+        file = model.checkpoint(); file.metadata["glassbox.image_fit"] = "stretch"
+        #expect(throws: MediaError(source: "m.safetensors", problem: "metadata 'glassbox.image_fit' is 'stretch', not one of squash, crop, pad")) {
+            try CaptionModel.load(file, source: "m.safetensors")
+        }
+    }
+
+    /// The image fit a model was trained with travels in its checkpoint, through replicas and head
+    /// removal; a checkpoint without it loads with none (trained squashed, before it was recorded).
+    @Test func theImageFitTravelsWithTheCheckpoint() throws {
+        var config = tinyConfig(.cross); config.nHeads = 2
+        let model = CaptionModel(config: config, vocabulary: tinyVocabulary, seed: 4)
+        #expect(model.checkpoint().metadata["glassbox.image_fit"] == nil)
+        #expect(try CaptionModel.load(model.checkpoint(), source: "m").imageFit == nil)
+        model.imageFit = .crop
+        let loaded = try CaptionModel.load(SafeTensorsFile(bytes: model.checkpoint().serialized()), source: "m")
+        #expect(loaded.imageFit == .crop && loaded.replica().imageFit == .crop)
+        #expect(try loaded.removingHeads(["shared.0.cross": [1]]).imageFit == .crop)
+        #expect(loaded.zeroingHeads(["shared.0.cross": [1]]).imageFit == .crop)
+        #expect(try CaptionModel.load(loaded.quantizedCheckpoint(clip: .absmax, embeddings: false), source: "q").imageFit == .crop)
     }
 
     /// The whole composition differentiates correctly: inputs and a sample of parameters against

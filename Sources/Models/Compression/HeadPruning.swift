@@ -73,6 +73,7 @@ extension CaptionModel {
         let source = ParameterSource.checkpoint(tensors)
         let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: source, heads: layout)
         precondition(source.problems.isEmpty, "head removal produced inconsistent tensors: \(source.problems)")
+        model.imageFit = imageFit
         return model
     }
 
@@ -143,7 +144,9 @@ extension CaptionModel {
             for h in list { if let local = kept.firstIndex(of: h) { for r in 0..<d { for c in (local * dh)..<(local * dh + dh) { o[r * inner + c] = 0 } } } }
             tensors["\(module).o.weight"] = Tensor(o, shape: [d, inner])
         }
-        return CaptionModel(config: config, vocabulary: vocabulary, parameters: .sharing(tensors), heads: headLayout)
+        let model = CaptionModel(config: config, vocabulary: vocabulary, parameters: .sharing(tensors), heads: headLayout)
+        model.imageFit = imageFit
+        return model
     }
 
     /// The `count` least important heads (ties: earlier module, lower index), never a module's last

@@ -73,6 +73,7 @@ public final class Trainer {
         guard train.count > 0 else { throw TrainingError("the training split is empty") }
         guard options.steps > 0, options.batchSize > 0 else { throw TrainingError("steps and batch size must be positive") }
         guard options.captionsPerImage >= 1 else { throw TrainingError("captions per image must be at least 1, got \(options.captionsPerImage)") }
+        model.imageFit = options.imageFit   // the checkpoints record how the images were fitted
         self.learner = Learner(model: model, heads: heads, frozen: options.freeze, distillation: distillation)
         self.hiding = options.objectives.isEmpty ? nil : Hiding(objectives: Set(options.objectives), ratio: options.maskRatio)
         self.train = train; self.validation = validation; self.options = options; self.run = run
