@@ -54,6 +54,7 @@ struct PretrainCommand: ParsableCommand {
             model = CaptionModel(config: config, vocabulary: Vocabulary(captions: captions, minCount: options.minWordCount), seed: common.seed)
         }
         if common.resume && saved == nil { note("pretrain", "\(common.out) has no checkpoint yet; starting from step 0") }
+        options.imageFit = common.fit(for: model)
         let heads = PretrainingHeads(config: config, objectives: Set(options.objectives), parameters: .random(seed: common.seed ^ 0x7072_6574))
         let features = audioFeatureLoader(config)
         let waveformAugmentation = options.augment.audio.contains { $0 != "specaugment" }

@@ -24,8 +24,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Data-parallel workers (default: one per core, at most 2).") var workers: Int?
     @Option(help: "Stop (validate and save) once the training loop has run this many seconds; 0 = no limit.") var timeLimit: Double = 170
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
-    @Option(help: "How a non-square image becomes the model's S×S input: squash (default: the whole image resized), crop (the centred square), pad (aspect kept, mid-grey borders); recorded in metrics.json.")
-    var fit: ImageFit = .squash
+    @Option(help: "How a non-square image becomes the model's S×S input: squash (the whole image resized), crop (the centred square), pad (aspect kept, mid-grey borders); recorded in metrics.json and the checkpoints. Default: the fit --resume's run or --init's checkpoint records, else squash.")
+    var fit: ImageFit?
     @OptionGroup var memory: MemoryLimitOption
 
     /// The recipe: `TrainingOptions` defaults with the flags given applied, each checked.
@@ -48,13 +48,17 @@ struct RunOptions: ParsableArguments {
         guard timeLimit >= 0, timeLimit.isFinite else { throw UserError("--time-limit must be ≥ 0 seconds, got \(timeLimit)") }
         options.timeLimit = timeLimit > 0 ? timeLimit : nil
         options.seed = seed
-        options.imageFit = fit
+        options.imageFit = fit ?? .squash   // until the model is known: ``fit(for:)``
         do { options.augment = try Augmentations.parse(augment) } catch { throw UserError("--augment: \(error)") }
         try checkOutputFolder(out, flag: "--out")
         return options
     }
 
     var runURL: URL { URL(fileURLWithPath: out) }
+
+    /// The fit a run trains with: `--fit`, else the one `model` records (the run being resumed, or
+    /// the `--init` checkpoint's), else squash.
+    func fit(for model: CaptionModel) -> ImageFit { fit ?? model.imageFit ?? .squash }
 
     /// The model a run continues (`--resume` of a run with a checkpoint), or nil to start one: then
     /// refuses a folder that already holds a run (without --resume). A --resume that finds no

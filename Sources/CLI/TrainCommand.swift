@@ -49,6 +49,7 @@ struct TrainCommand: ParsableCommand {
             model = CaptionModel(config: modelConfig, vocabulary: try vocabulary(dataset, options), seed: common.seed)
         }
         if common.resume && saved == nil { note("train", "\(common.out) has no checkpoint yet; starting from step 0") }
+        options.imageFit = common.fit(for: model)
         let unknown = options.freeze.filter { prefix in !model.parameters.contains { $0.name == prefix || $0.name.hasPrefix(prefix + ".") } }
         if let first = unknown.first { throw UserError("--freeze: '\(first)' names no parameter of this model (e.g. image.enc, image.patch, shared.0)") }
         let features = audioFeatureLoader(model.config)
@@ -88,6 +89,7 @@ struct TrainCommand: ParsableCommand {
                                                                  from: file, source: url.lastPathComponent)
         note("train", "--init \(url.lastPathComponent): took \(taken.count) tensors (\(summarize(taken))); fresh \(fresh.count)"
              + (fresh.isEmpty ? "" : " (\(summarize(fresh)))"))
+        model.imageFit = saved.imageFit   // its images were fitted this way: by default, so are the fine-tuning images
         return model
     }
 

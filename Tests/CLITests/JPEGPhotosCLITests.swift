@@ -74,6 +74,19 @@ import TestSupport
         }
         let recorded = try features([]), pad = try features(["--fit", "pad"]), squash = try features(["--fit", "squash"])
         #expect(recorded == pad && recorded != squash)
+        // Training from it (--init) or continuing a copy of its run (--resume) keeps its fit without --fit.
+        let fine = Self.root.appendingPathComponent("fine-from-pad")
+        let t = try CLITests.run(["train", "--data", Self.setup.data.path, "--out", fine.path, "--init", model.path, "--steps", "1",
+                                  "--batch", "4", "--time-limit", "0"])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(try Self.json(fine.appendingPathComponent("metrics.json"))["image_fit"] as? String == "pad")
+        let copy = Self.root.appendingPathComponent("run-copy")
+        try? FileManager.default.removeItem(at: copy)
+        try FileManager.default.copyItem(at: Self.setup.run, to: copy)
+        let resumed = try CLITests.run(["train", "--data", Self.setup.data.path, "--out", copy.path, "--config", Self.setup.config.path,
+                                        "--steps", "7", "--batch", "4", "--eval-every", "3", "--time-limit", "0", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try Self.json(copy.appendingPathComponent("metrics.json"))["image_fit"] as? String == "pad")
         let out = Self.root.appendingPathComponent("explain-recorded")
         let e = try CLITests.run(["explain", "--model", model.path, "--image", image, "--word", "1", "--method", "gradient", "--out", out.path])
         #expect(e.status == 0, "\(e.stderr)")
