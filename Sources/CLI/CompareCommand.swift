@@ -49,12 +49,7 @@ struct CompareCommand: ParsableCommand {
         let nets = try model.map(loadModel)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let comparison = try ExplanationComparison(a: nets[0], b: nets[1], names: model, dataset: dataset, options: options)
-        var bar: Progress? = nil
-        let began = Date()
-        let report = try comparison.run { done, total, method in
-            if bar == nil { bar = Progress("compare", total: total, start: began) }
-            bar?.update(done, extra: method)
-        }
+        let report = try comparison.run(progress: Progress.reporter("compare"))
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         print(String(decoding: try encoder.encode(report), as: UTF8.self))

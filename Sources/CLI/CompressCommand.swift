@@ -58,7 +58,7 @@ struct CompressCommand: ParsableCommand {
         let net = try CaptionModel.load(file, source: modelURL.lastPathComponent)
         net.setRequiresGrad(false)
         // Images are fitted as the model was trained (its checkpoint's record), and every output keeps that record.
-        let fit = net.imageFit ?? .squash
+        let fit = net.inputFit
         var parameters: [String: Any] = [:]
         var extra: [String: Any] = [:]
         let result: SafeTensorsFile

@@ -213,12 +213,7 @@ struct Demo: ParsableCommand {
         var options = ExplanationEvaluator.Options()
         options.methods = methods; options.count = count; options.sanityWords = sanity; options.settings.perturbationSamples = samples
         if quick { options.settings.steps = 8; options.steps = 4; options.settings.samples = 8 }
-        var bar: Progress? = nil
-        let began = Date()
-        let report = try ExplanationEvaluator(model: model, dataset: data, options: options).run { done, total, method in
-            if bar == nil { bar = Progress("evaluate-explanations", total: total, start: began) }
-            bar?.update(done, extra: method)
-        }
+        let report = try ExplanationEvaluator(model: model, dataset: data, options: options).run(progress: Progress.reporter("evaluate-explanations"))
         FileHandle.standardError.write(Data(ExplanationTable.text(report).utf8))
         try writeAtomically(PNG.encode(ExplanationTable.chart(report).image), to: URL(fileURLWithPath: chart))
         return report

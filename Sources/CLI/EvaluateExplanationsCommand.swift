@@ -67,12 +67,7 @@ struct EvaluateExplanationsCommand: ParsableCommand {
         options.fit = imageFit.resolved(net)
         let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
         let evaluator = try ExplanationEvaluator(model: net, dataset: dataset, options: options)
-        var bar: Progress? = nil
-        let began = Date()
-        let report = try evaluator.run { done, total, method in
-            if bar == nil { bar = Progress("evaluate-explanations", total: total, start: began) }
-            bar?.update(done, extra: method)
-        }
+        let report = try evaluator.run(progress: Progress.reporter("evaluate-explanations"))
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
         FileHandle.standardError.write(Data(ExplanationTable.text(report).utf8))

@@ -61,12 +61,8 @@ struct ExplainDatasetCommand: ParsableCommand {
             let dataset = try CaptionDataset.load(URL(fileURLWithPath: data))
             let explainer = DatasetExplainer(model: net, dataset: dataset, method: method, settings: settings, split: split,
                                              count: count, shard: i, shards: n, fit: imageFit.resolved(net))
-            var bar: Progress? = nil
-            let began = Date()
-            result = try explainer.run { done, total in
-                if bar == nil { bar = Progress("explain-dataset \(method.rawValue)\(n > 1 ? " shard \(i)/\(n)" : "")", total: total, start: began) }
-                bar?.update(done)
-            }
+            let report = Progress.reporter("explain-dataset \(method.rawValue)\(n > 1 ? " shard \(i)/\(n)" : "")")
+            result = try explainer.run { report($0, $1, "") }
         }
         try Self.write(result, to: out)
     }

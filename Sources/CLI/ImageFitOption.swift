@@ -12,5 +12,5 @@ struct ImageFitOption: ParsableArguments {
     var fit: ImageFit?
 
     /// The fit to use for `model`'s inputs.
-    func resolved(_ model: CaptionModel?) -> ImageFit { fit ?? model?.imageFit ?? .squash }
+    func resolved(_ model: CaptionModel?) -> ImageFit { fit ?? model?.inputFit ?? .squash }
 }

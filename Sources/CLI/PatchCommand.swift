@@ -89,11 +89,8 @@ struct PatchCommand: ParsableCommand {
                 only!.insert(name)
             }
         }
-        var bar: Progress? = nil
-        let result = tracer.run(corruption, layers: only) { done, total in
-            if bar == nil { bar = Progress("patch", total: total) }
-            bar!.update(done)
-        }
+        let report = Progress.reporter("patch")
+        let result = tracer.run(corruption, layers: only) { report($0, $1, "") }
         let words = net.vocabulary.decode(ids)
         let folder = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -13,6 +13,17 @@ final class Progress {
     /// passes the earlier time, so its first rate is not the count over a few microseconds).
     init(_ label: String, total: Int, start: Date = Date()) { self.label = label; self.total = total; self.start = start }
 
+    /// A progress callback for work that learns its total only when it first reports: the bar is
+    /// made then, its rate counted from when this was called.
+    static func reporter(_ label: String) -> (_ done: Int, _ total: Int, _ extra: String) -> Void {
+        let began = Date()
+        var bar: Progress?
+        return { done, total, extra in
+            if bar == nil { bar = Progress(label, total: total, start: began) }
+            bar!.update(done, extra: extra)
+        }
+    }
+
     func update(_ done: Int, extra: String = "") {
         let now = Date()
         let elapsed = now.timeIntervalSince(start)

@@ -58,7 +58,7 @@ struct RunOptions: ParsableArguments {
 
     /// The fit a run trains with: `--fit`, else the one `model` records (the run being resumed, or
     /// the `--init` checkpoint's), else squash.
-    func fit(for model: CaptionModel) -> ImageFit { fit ?? model.imageFit ?? .squash }
+    func fit(for model: CaptionModel) -> ImageFit { fit ?? model.inputFit }
 
     /// The model a run continues (`--resume` of a run with a checkpoint), or nil to start one: then
     /// refuses a folder that already holds a run (without --resume). A --resume that finds no

@@ -65,7 +65,7 @@ public struct ExplanationComparison {
         }
         var evaluation = ExplanationEvaluator.Options()
         evaluation.count = options.count; evaluation.split = options.split; evaluation.settings = options.settings
-        evaluation.fit = a.imageFit ?? .squash   // A's inputs (and the masks) are fitted as A was trained; B reads the same inputs
+        evaluation.fit = a.inputFit   // A's inputs (and the masks) are fitted as A was trained; B reads the same inputs
         guard let grounding = try grounding ?? dataset.grounding() else {
             throw DatasetError("\(dataset.directory.path): no grounding.json (compare needs a built-in dataset's ground truth)")
         }

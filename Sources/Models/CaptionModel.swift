@@ -33,6 +33,10 @@ public final class CaptionModel: Module {
     /// (they were trained squashed).
     public var imageFit: ImageFit?
 
+    /// The fit this model's images get: the recorded one, else squash (what every model was trained
+    /// with before the fit was recorded).
+    public var inputFit: ImageFit { imageFit ?? .squash }
+
     /// A freshly initialised model: weights and the text/audio position tables ~ N(0, 0.02²),
     /// biases 0, norms 1/0, and `image.pos` the 2-D sine-cosine table of ``sinCosPositions(grid:d:rms:)``
     /// at RMS ``imagePositionRMS``. Training usually re-initialises `image.patch` / `audio.frame`
