@@ -102,11 +102,8 @@ public struct ExplanationComparison {
                     let signed = Self.featureScores(e, c, evaluator)
                     scores.append(signed)
                     // Pointing and deletion exactly as evaluate-explanations: positive evidence.
-                    let evidence = c.word.modality == "audio" ? nil : ExplanationEvaluator.pixelEvidence(e)
-                    let positive = evidence.map(evaluator.patchSums) ?? evaluator.audioTokenEvidence(e)
-                    let order = ExplanationEvaluator.order(positive), top = order[0]
-                    if let mask = c.mask { pointing[m].append(positive[top] > 0 && evaluator.patchOverlapsMask(top, mask) ? 1 : 0) }
-                    else if let span = c.word.span { pointing[m].append(positive[top] > 0 && evaluator.tokenOverlapsSpan(top, span) ? 1 : 0) }
+                    let (_, _, order, hit) = evaluator.pointing(e, c)
+                    if let hit { pointing[m].append(hit) }
                     deletion[m].append(evaluator.curves(c, order: order).deletion)
                     done += 1; progress?(done, total, method.rawValue)
                 }
@@ -121,10 +118,13 @@ public struct ExplanationComparison {
         }
         // Captions: BLEU-4 and milliseconds per caption (greedy, batches of 64).
         let dataset = a.dataset
+        func examples(_ config: ModelConfig, limit: Int?) throws -> TrainingSet {
+            try TrainingSet(dataset: dataset, split: options.split, config: config, limit: limit,
+                            audioFeatures: config.audio.map { ac in { try Preprocessing.audio(contentsOf: $0, config: ac) } }, fit: a.options.fit)
+        }
         var bleu: [Double] = [], captionMs: [Double] = []
         for m in [a.model, b.model] {
-            let set = try TrainingSet(dataset: dataset, split: options.split, config: m.config, limit: options.bleuLimit,
-                                      audioFeatures: m.config.audio.map { ac in { try Preprocessing.audio(contentsOf: $0, config: ac) } })
+            let set = try examples(m.config, limit: options.bleuLimit)
             guard set.count > 0 else { throw DatasetError("\(dataset.directory.path): the \(options.split) split is empty") }
             let start = DispatchTime.now().uptimeNanoseconds
             let captions = m.captions(for: set, strategy: .greedy, batchSize: 64, workers: options.settings.workers)
@@ -132,8 +132,7 @@ public struct ExplanationComparison {
             bleu.append(scoreCaptions(captions, set: set).bleu4)
         }
         // Speed: A and B alternate on the same batch (the machine's load hits both alike); median of 10 after a warm-up each.
-        let set = try TrainingSet(dataset: dataset, split: options.split, config: a.model.config, limit: 64,
-                                  audioFeatures: a.model.config.audio.map { ac in { try Preprocessing.audio(contentsOf: $0, config: ac) } })
+        let set = try examples(a.model.config, limit: 64)
         let batch = set.batch(Array(0..<set.count), vocabulary: a.model.vocabulary, augment: nil)
         var times: [[Double]] = [[], []]
         for rep in 0..<11 {

@@ -143,6 +143,20 @@ public struct ExplanationEvaluator {
         sumPerAudioToken(e.positionValues(.audio).map { max(0, $0) }, model.config.audio!)
     }
 
+    /// The pointing game for one explained word, as every evaluation scores it: the positive
+    /// evidence per feature of the word's modality (per patch from the pixel map, or per audio
+    /// token), the features in order of it, and the hit: the top feature has positive evidence and
+    /// overlaps the object's mask (image words) or the spoken span (audio words); nil for neither.
+    func pointing(_ e: WordExplanation, _ c: Case) -> (pixels: [Double]?, scores: [Double], order: [Int], hit: Double?) {
+        let pixels = c.word.modality == "audio" ? nil : Self.pixelEvidence(e)
+        let scores = pixels.map(patchSums) ?? audioTokenEvidence(e)
+        let order = Self.order(scores), top = order[0]
+        var hit: Double?
+        if let mask = c.mask, pixels != nil { hit = scores[top] > 0 && patchOverlapsMask(top, mask) ? 1 : 0 }
+        else if let span = c.word.span { hit = scores[top] > 0 && tokenOverlapsSpan(top, span) ? 1 : 0 }
+        return (pixels, scores, order, hit)
+    }
+
     func patchOverlapsMask(_ patch: Int, _ mask: [Bool]) -> Bool {
         let c = model.config.image!, g = c.size / c.patch
         let (r, col) = (patch / g, patch % g)
@@ -255,18 +269,15 @@ public struct ExplanationEvaluator {
                     gaps.append(abs(gap) / abs(fx - fb))
                 }
                 // Evidence per feature of the word's modality: patches (from pixels) or audio tokens.
-                let evidence = c.word.modality == "audio" ? nil : Self.pixelEvidence(e)
-                let scores = evidence.map(patchSums) ?? audioTokenEvidence(e)
-                let order = Self.order(scores), top = order[0]
-                if let mask = c.mask, let evidence {
-                    let hit: Double = scores[top] > 0 && patchOverlapsMask(top, mask) ? 1 : 0
+                let (evidence, _, order, hit) = pointing(e, c)
+                if let mask = c.mask, let evidence, let hit {
                     r.pointing.append(hit)
                     r.pointingByWord[c.word.word, default: []].append(hit)
                     r.pointingByObjects[c.objects > 1 ? "several objects" : "one object", default: []].append(hit)
                     let all = evidence.reduce(0, +)
                     r.massInside.append(all > 0 ? zip(evidence, mask).reduce(0) { $0 + ($1.1 ? $1.0 : 0) } / all : 0)
-                } else if let span = c.word.span {
-                    r.audioPointing.append(scores[top] > 0 && tokenOverlapsSpan(top, span) ? 1 : 0)
+                } else if let hit {
+                    r.audioPointing.append(hit)
                 }
                 if model.config.image != nil && model.config.audio != nil {
                     let m = e.magnitudes(modalities: modalityOrder)
